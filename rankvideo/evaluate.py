@@ -1,0 +1,104 @@
+"""Evaluate a first stage and the rerankers cascaded on it: `python -m rankvideo.evaluate`.
+
+Flags follow upstream's evaluate.py (--pred-dir, --first-stage, --qrels). Each file in --pred-dir
+(`NAME.json` as {qid: {vid: score}}, or a TREC run) is one reranker, cascaded over the first stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rankvideo.evaluation import cascade, evaluate_run, table_markdown
+from rankvideo.formats.qrels import read_qrels
+from rankvideo.formats.queries import read_queries
+from rankvideo.formats.runs import read_run, truncate
+from rankvideo.fsutil import atomic_write, atomic_write_text
+
+
+def _system_entry(kind: str, source: str, run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
+                  query_ids: Sequence[str], cutoffs: Sequence[int]) -> tuple[dict[str, Any], dict[str, str]]:
+    mean, per_query, excluded = evaluate_run(run, qrels, query_ids, cutoffs)
+    return {"kind": kind, "source": source, "mean": mean, "per_query": per_query}, excluded
+
+
+def evaluate_systems(first_stage: str | Path, rerankers: Mapping[str, str | Path], qrels_path: str | Path,
+                     query_ids: Sequence[str] | None, cutoffs: Sequence[int], depth: int, rerank_depth: int,
+                     first_stage_name: str, dataset: str) -> dict[str, Any]:
+    """Metrics for the first stage and every reranker cascaded on it: the content of ndcg.json."""
+    qrels = read_qrels(qrels_path)
+    fs_run = truncate(read_run(first_stage), depth)
+    if query_ids is None:
+        query_ids = sorted(set(fs_run) & set(qrels))
+    systems: dict[str, Any] = {}
+    systems[first_stage_name], excluded = _system_entry("first_stage", str(first_stage), fs_run, qrels, query_ids, cutoffs)
+    for name, path in rerankers.items():
+        reranked = cascade(fs_run, read_run(path), rerank_depth)
+        systems[name], _ = _system_entry("reranker", str(path), reranked, qrels, query_ids, cutoffs)
+    return {
+        "dataset": dataset,
+        "first_stage": first_stage_name,
+        "first_stage_depth": depth,
+        "rerank_depth": rerank_depth,
+        "cutoffs": list(cutoffs),
+        "queries_evaluated": len(query_ids) - len(excluded),
+        "excluded_queries": excluded,
+        "systems": systems,
+    }
+
+
+def write_results(results: Mapping[str, Any], json_path: str | Path, table_path: str | Path) -> str:
+    with atomic_write(json_path) as out:
+        json.dump(results, out, indent=1, sort_keys=False)
+        out.write("\n")
+    means = {name: entry["mean"] for name, entry in results["systems"].items()}
+    title = (f"{results['dataset']}: {results['queries_evaluated']} queries; rerankers reorder the top "
+             f"{results['rerank_depth']} of the depth-{results['first_stage_depth']} {results['first_stage']} list")
+    table = table_markdown(means, results["first_stage"], results["cutoffs"], title)
+    atomic_write_text(table_path, table)
+    return table
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rankvideo.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--first-stage", required=True, help="first-stage run: TREC file or {qid: {vid: score}} JSON")
+    p.add_argument("--qrels", required=True, help="TREC qrels")
+    p.add_argument("--pred-dir", help="folder of reranker score files (*.json or *.trec), one per reranker")
+    p.add_argument("--queries", help="queries TSV restricting the evaluated queries (default: every query in the run and qrels)")
+    p.add_argument("--first-stage-name", default="first_stage")
+    p.add_argument("--depth", type=int, default=1000, help="first-stage depth (paper: 1000)")
+    p.add_argument("--rerank-depth", type=int, default=100, help="rerank the top N (paper: 100)")
+    p.add_argument("--cutoffs", type=int, nargs="+", default=[10, 20, 50, 100])
+    p.add_argument("--dataset", default="")
+    p.add_argument("--output", help="write the full results (means and per query) as JSON here")
+    p.add_argument("--table", help="write the Markdown table here")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    rerankers: dict[str, Path] = {}
+    if args.pred_dir:
+        files = sorted(p for p in Path(args.pred_dir).iterdir() if p.suffix in (".json", ".trec", ".run", ".txt"))
+        if not files:
+            print(f"error: {args.pred_dir} holds no .json/.trec/.run/.txt score files", file=sys.stderr)
+            return 2
+        rerankers = {p.stem: p for p in files}
+    query_ids = list(read_queries(args.queries)) if args.queries else None
+    results = evaluate_systems(args.first_stage, rerankers, args.qrels, query_ids, args.cutoffs, args.depth,
+                               args.rerank_depth, args.first_stage_name, args.dataset or Path(args.qrels).parent.name)
+    means = {name: entry["mean"] for name, entry in results["systems"].items()}
+    if args.output or args.table:
+        table = write_results(results, args.output or Path(args.table).with_suffix(".json"), args.table or Path(args.output).with_suffix(".md"))
+    else:
+        table = table_markdown(means, args.first_stage_name, args.cutoffs, results["dataset"])
+    print(table, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The one error type of the file contracts, and the line reader they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class FormatError(ValueError):
+    """A malformed input file: carries the path and 1-based line so the message points at the fix."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+def read_text(path: str | Path) -> str:
+    """The whole file as strict UTF-8; a bad byte is reported with its line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(path, None, "file not found")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise FormatError(path, line, f"not valid UTF-8 ({err.reason} at byte {err.start}); re-save the file as UTF-8") from None
+
+
+def iter_fields(path: str | Path, n_fields: int | None = None, sep: str = "\t") -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, fields) of each non-blank line, checking the field count when given."""
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(sep) if sep == "\t" else line.split()
+        if n_fields is not None and len(fields) != n_fields:
+            shown = "tab-separated" if sep == "\t" else "whitespace-separated"
+            raise FormatError(path, lineno, f"expected {n_fields} {shown} fields, found {len(fields)}: {line[:80]!r}")
+        yield lineno, fields
+
+
+def check_known(path: str | Path, line: int | None, kind: str, value: str, known: set[str] | None) -> None:
+    if known is not None and value not in known:
+        raise FormatError(path, line, f"unknown {kind} {value!r} (not in the {kind} list this file is checked against)")

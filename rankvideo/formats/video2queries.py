@@ -1,0 +1,44 @@
+"""video2queries JSON, upstream's reranking work list: `{video_id: [query_id, ...]}`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rankvideo.formats.errors import FormatError, check_known, read_text
+from rankvideo.fsutil import atomic_write
+
+
+def read_video2queries(path: str | Path, query_ids: set[str] | None = None, video_ids: set[str] | None = None) -> dict[str, list[str]]:
+    path = Path(path)
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise FormatError(path, None, "expected a JSON object {video_id: [query_id, ...]}")
+    for vid, qids in data.items():
+        check_known(path, None, "video id", vid, video_ids)
+        if not isinstance(qids, list) or not all(isinstance(q, str) for q in qids):
+            raise FormatError(path, None, f"video {vid!r}: expected a list of query id strings")
+        if len(set(qids)) != len(qids):
+            raise FormatError(path, None, f"video {vid!r}: a query id is listed twice")
+        for qid in qids:
+            check_known(path, None, "query id", qid, query_ids)
+    return data
+
+
+def video2queries_from_run(run: Mapping[str, Mapping[str, float]]) -> dict[str, list[str]]:
+    """Invert a (truncated) run into the per-video work list, queries sorted for stable output."""
+    out: dict[str, list[str]] = {}
+    for qid in sorted(run):
+        for vid in run[qid]:
+            out.setdefault(vid, []).append(qid)
+    return dict(sorted(out.items()))
+
+
+def write_video2queries(path: str | Path, mapping: Mapping[str, Sequence[str]]) -> None:
+    with atomic_write(path) as out:
+        json.dump({vid: list(qids) for vid, qids in mapping.items()}, out, indent=1)
+        out.write("\n")

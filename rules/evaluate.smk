@@ -1,0 +1,25 @@
+# Evaluation (paper §5): R@k and nDCG@k of the first stage and each reranker cascaded on it.
+
+
+rule evaluate:
+    input:
+        first_stage="results/first_stage/test.trec",
+        qrels=DATASET["qrels"],
+        queries=DATASET["queries"]["test"],
+    output:
+        json="results/eval/ndcg.json",
+        table="results/eval/table1.md",
+    log:
+        "logs/evaluate/evaluate.log",
+    params:
+        rerankers={},
+        cutoffs=config["evaluation"]["cutoffs"],
+        depth=FIRST_STAGE["depth"],
+        rerank_depth=config["rerank"]["depth"],
+        first_stage_name=FIRST_STAGE["name"],
+        dataset=DATASET["name"],
+        code=code_version("evaluate.py", "evaluation.py", "formats/runs.py", "formats/qrels.py"),
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../workflow_scripts/evaluate.py"

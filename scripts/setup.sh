@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh Debian machine: system packages, then a venv with
+# torch first (torchvision and the Qwen3-VL video processor need this exact pair), then the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+APT_PACKAGES=(ffmpeg espeak-ng)
+
+missing=()
+for tool in ffmpeg espeak-ng; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+echo "setup: installing torch 2.14.1 + torchvision 0.29.1"
+"${PIP[@]}" torch==2.14.1 torchvision==0.29.1
+echo "setup: installing rankvideo with its dependencies"
+"${PIP[@]}" -e ".[dev]"

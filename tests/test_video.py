@@ -1,0 +1,107 @@
+"""The sampler picks qwen-vl-utils' frames from real encoded videos, and fails clearly on bad files."""
+
+import subprocess
+
+import numpy as np
+import pytest
+from qwen_vl_utils import vision_process as qwen
+
+from rankvideo.video import (VideoDecodeError, frame_indices, probe_video, sample_video, smart_nframes, smart_resize)
+from tests.conftest import needs_media_tools
+
+
+def encode_gray_ramp(path, n_frames, fps, width=64, height=48, audio=False):
+    """A lossless RGB video whose frame i is uniformly grey level i: a decoded frame names its own index."""
+    needs_media_tools()
+    frames = np.repeat(np.arange(n_frames, dtype=np.uint8)[:, None, None, None], height * width * 3, axis=1)
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+           "-r", str(fps), "-i", "-"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440", "-shortest", "-c:a", "aac"]
+    cmd += ["-c:v", "libx264rgb", "-qp", "0", "-movflags", "+faststart", str(path)]
+    subprocess.run(cmd, input=frames.tobytes(), check=True)
+    return path
+
+
+@pytest.mark.parametrize("total, video_fps, fps, max_frames", [
+    (100, 25, 2, 24), (300, 10, 2, 24), (300, 10, 2, 32), (10, 10, 2, 24), (3, 10, 2, 24),
+    (901, 29.97, 2, 32), (61, 30, 2, 24), (7, 1, 2, 24), (1000, 24, 0.5, 24),
+])
+def test_smart_nframes_matches_qwen_vl_utils(total, video_fps, fps, max_frames):
+    expected = qwen.smart_nframes({"fps": fps, "max_frames": max_frames}, total_frames=total, video_fps=video_fps)
+    assert smart_nframes(total, video_fps, fps, max_frames) == expected
+
+
+@pytest.mark.parametrize("height, width, factor, min_pixels, max_pixels", [
+    (180, 320, 32, 131072, 131072), (360, 640, 32, 12544, 50176), (1080, 1920, 32, 131072, 131072),
+    (48, 64, 32, 12544, 50176), (100, 3000, 28, 3136, 1000000),
+])
+def test_smart_resize_matches_qwen_vl_utils(height, width, factor, min_pixels, max_pixels):
+    expected = qwen.smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+    assert smart_resize(height, width, factor, min_pixels, max_pixels) == expected
+
+
+def test_frame_indices_is_rounded_linspace():
+    assert frame_indices(100, 8) == [0, 14, 28, 42, 57, 71, 85, 99]
+    assert frame_indices(10, 4) == [0, 3, 6, 9]
+
+
+def test_samples_the_expected_frames_and_timestamps(tmp_path):
+    path = encode_gray_ramp(tmp_path / "ramp.mp4", n_frames=100, fps=25)  # 4 s
+    sampled = sample_video(path, fps=2, max_frames=24, min_pixels=64 * 64, max_pixels=64 * 64)
+    assert sampled.indices == [0, 14, 28, 42, 57, 71, 85, 99]  # 4 s x 2 fps = 8 frames
+    assert sampled.timestamps == pytest.approx([i / 25 for i in sampled.indices])
+    # Lossless encoding: each decoded frame's grey level is its own index.
+    assert [int(np.median(f)) for f in sampled.frames] == sampled.indices
+    assert sampled.frames.dtype == np.uint8 and sampled.frames.shape[3] == 3
+    assert sampled.frames.shape[1:3] == smart_resize(48, 64, 32, 64 * 64, 64 * 64)
+
+
+def test_max_frames_caps_a_long_clip(tmp_path):
+    path = encode_gray_ramp(tmp_path / "long.mp4", n_frames=240, fps=8)  # 30 s
+    sampled = sample_video(path, fps=2, max_frames=24, min_pixels=4096, max_pixels=4096)
+    assert len(sampled.indices) == 24
+    assert sampled.indices[0] == 0 and sampled.indices[-1] == 239
+    assert sampled.info.duration == pytest.approx(30.0)
+
+
+def test_short_clip_gets_the_minimum_of_four_frames(tmp_path):
+    path = encode_gray_ramp(tmp_path / "short.mp4", n_frames=10, fps=10)  # 1 s: 2 wanted, 4 minimum
+    assert sample_video(path, fps=2, max_frames=24, min_pixels=4096, max_pixels=4096).indices == [0, 3, 6, 9]
+
+
+def test_probe_reports_audio(tmp_path):
+    silent = probe_video(encode_gray_ramp(tmp_path / "silent.mp4", 20, 10))
+    loud = probe_video(encode_gray_ramp(tmp_path / "loud.mp4", 20, 10, audio=True))
+    assert (silent.has_audio, loud.has_audio) == (False, True)
+    assert (silent.total_frames, silent.fps, silent.width, silent.height) == (20, 10.0, 64, 48)
+
+
+def _audio_only(path):
+    needs_media_tools()
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    "-c:a", "aac", str(path)], check=True)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "file not found"),
+    (lambda p: p.write_bytes(b""), "file is empty (0 bytes)"),
+    (lambda p: p.write_bytes(b"this is not a video at all" * 10), "InvalidDataError"),
+    (_audio_only, "no video stream"),
+])
+def test_bad_files_raise_one_error_type(tmp_path, make, reason):
+    path = tmp_path / "bad.mp4"
+    make(path)
+    with pytest.raises(VideoDecodeError) as info:
+        sample_video(path)
+    assert info.value.path == str(path) and reason in info.value.reason
+    assert str(info.value).startswith(f"{path}: cannot decode video: ")
+
+
+def test_truncated_file_is_caught_mid_stream(tmp_path):
+    full = encode_gray_ramp(tmp_path / "full.mp4", n_frames=200, fps=25, width=128, height=96)
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoDecodeError, match="truncated file"):
+        sample_video(cut)

@@ -1,0 +1,72 @@
+"""The demo DAG end to end through Snakemake: real videos to results/eval/ndcg.json, then no reruns."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rankvideo.formats.runs import read_trec_run
+from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.manifest import read_skips
+from tests.conftest import REPO, needs_media_tools
+
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "envs", "config.yaml", "config")
+BROKEN = {"v050", "v051", "v052"}
+
+
+def snakemake(workdir: Path, *args: str, overlays: tuple[str, ...] = ("config/two_shards.yaml",)) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "results/eval/ndcg.json", "--cores", "2", *args,
+           "--configfile", "config/demo.yaml", *overlays]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    needs_media_tools()
+    workdir = tmp_path_factory.mktemp("workflow")
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / name)
+    (workdir / "config/two_shards.yaml").write_text("workflow: {shards: 2}\n")
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_demo_produces_real_first_stage_metrics(demo_run):
+    results = json.loads((demo_run / "results/eval/ndcg.json").read_text())
+    assert results["queries_evaluated"] == 16 and results["excluded_queries"] == {}
+    first = results["systems"]["MiniLM-metadata"]
+    assert set(first["mean"]) == {f"{m}@{k}" for m in ("R", "nDCG") for k in (10, 20, 50, 100)}
+    assert len(first["per_query"]) == 16
+    # The metadata topics are findable from titles; the others are not: a real, imperfect first stage.
+    assert 0.0 < first["mean"]["nDCG@10"] < 1.0
+    assert "| MiniLM-metadata |" in (demo_run / "results/eval/table1.md").read_text()
+
+
+@pytest.mark.slow
+def test_broken_files_are_in_the_skip_manifest_and_nowhere_else(demo_run):
+    skips = read_skips(demo_run / "results/corpus/skipped.tsv")
+    assert {s.item_id for s in skips if s.stage == "probe"} == BROKEN
+    good = {r.video_id for r in read_video_sheet(demo_run / "results/demo/corpus/videos.tsv")} - BROKEN
+    assert {r.video_id for r in read_video_sheet(demo_run / "results/corpus/videos.tsv")} == good
+    run = read_trec_run(demo_run / "results/first_stage/test.trec")
+    assert all(set(scores) == good for scores in run.values())  # depth 1000 > corpus: every good video, no broken one
+
+
+@pytest.mark.slow
+def test_second_run_has_nothing_to_do(demo_run):
+    dry = snakemake(demo_run, "-n")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+
+@pytest.mark.slow
+def test_schema_error_fails_at_parse_time_naming_the_key(demo_run):
+    (demo_run / "config/bad.yaml").write_text("rerank: {depth: many}\n")
+    bad = snakemake(demo_run, "-n", overlays=("config/bad.yaml",))
+    assert bad.returncode != 0
+    assert "rerank.depth: expected type 'integer', got 'many'" in bad.stdout + bad.stderr

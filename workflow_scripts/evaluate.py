@@ -1,0 +1,15 @@
+"""Rule evaluate: results/eval/ndcg.json and the Table-1-shaped Markdown beside it."""
+
+from rankvideo.evaluate import evaluate_systems, write_results
+from rankvideo.formats.queries import read_queries
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    p = sm.params
+    results = evaluate_systems(sm.input.first_stage, dict(p.rerankers), sm.input.qrels, list(read_queries(sm.input.queries)),
+                               p.cutoffs, p.depth, p.rerank_depth, p.first_stage_name, p.dataset)
+    print(write_results(results, sm.output.json, sm.output.table))
+
+
+run_script(main, snakemake)  # noqa: F821

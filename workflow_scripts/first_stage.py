@@ -1,0 +1,31 @@
+"""Rule first_stage: the first-stage run of one query split, as TREC and as upstream's JSON."""
+
+import logging
+
+from rankvideo.formats.queries import read_queries
+from rankvideo.formats.runs import write_json_run, write_trec_run
+from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.manifest import Skip, write_skips
+from rankvideo.retrieval import load_precomputed, retrieve_dense, video_texts
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    p = sm.params
+    queries = read_queries(sm.input.queries)
+    usable = read_video_sheet(sm.input.videos)
+    skips = []
+    if p.backend == "precomputed":
+        known = {r.video_id for r in read_video_sheet(sm.input.sheet)}
+        run, dropped = load_precomputed(sm.input.run, queries, known, {r.video_id for r in usable}, p.depth)
+        skips = [Skip(vid, "first_stage", f"not usable (see results/corpus/skipped.tsv); removed from {n} ranked lists")
+                 for vid, n in sorted(dropped.items())]
+    else:
+        run = retrieve_dense(p.model, queries, video_texts(usable, p.text_fields), p.depth)
+    logging.info("%s: %d queries, depth %d", p.name, len(run), p.depth)
+    write_trec_run(sm.output.trec, run, tag=p.name)
+    write_json_run(sm.output.json, run)
+    write_skips(sm.output.skipped, skips)
+
+
+run_script(main, snakemake)  # noqa: F821
