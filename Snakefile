@@ -12,6 +12,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/retrieve.smk"
+include: "rules/rerank.smk"
 include: "rules/evaluate.smk"
 
 

@@ -9,11 +9,14 @@ validate_config(config, "config.yaml and any --configfile overlays")
 SHARDS = shard_names(config["workflow"]["shards"])
 DATASET = config["dataset"]
 FIRST_STAGE = config["first_stage"]
+RERANKERS = config["rerankers"]
+TINY_MODEL = "results/models/tiny-qwen3vl"
 
 
 wildcard_constraints:
     shard="|".join(SHARDS),
     split="train|test",
+    reranker="|".join(RERANKERS) or "(?!)",
 
 
 def all_targets():
@@ -30,3 +33,13 @@ def first_stage_inputs(wildcards):
     if FIRST_STAGE["backend"] == "precomputed":
         inputs.update(run=FIRST_STAGE["run"], sheet=DATASET["video_sheet"])
     return inputs
+
+
+def reranker_model(wildcards):
+    """The reranker's model folder as an input when this workflow builds it (the demo's tiny model)."""
+    model = RERANKERS[wildcards.reranker]["model"]
+    return [model] if model == TINY_MODEL else []
+
+
+def reranker_scores():
+    return {name: f"results/rerank/{name}/scores.json" for name in RERANKERS}

@@ -6,13 +6,14 @@ rule evaluate:
         first_stage="results/first_stage/test.trec",
         qrels=DATASET["qrels"],
         queries=DATASET["queries"]["test"],
+        rerankers=reranker_scores().values(),
     output:
         json="results/eval/ndcg.json",
         table="results/eval/table1.md",
     log:
         "logs/evaluate/evaluate.log",
     params:
-        rerankers={},
+        rerankers=reranker_scores(),
         cutoffs=config["evaluation"]["cutoffs"],
         depth=FIRST_STAGE["depth"],
         rerank_depth=config["rerank"]["depth"],

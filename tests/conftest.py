@@ -21,3 +21,30 @@ def demo_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "corpus"
     generate_demo_corpus(out, seed=13)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The package's tiny Qwen3-VL, built offline once per session."""
+    from rankvideo.tiny import build_tiny_qwen3vl
+
+    return build_tiny_qwen3vl(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def spread_model(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model with weights drawn wider, so scores differ clearly between queries and videos."""
+    import torch
+    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+    out = tmp_path_factory.mktemp("models") / "spread"
+    torch.manual_seed(1)
+    model = Qwen3VLForConditionalGeneration.from_pretrained(tiny_model)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() > 1:
+                param.normal_(0.0, 0.25)
+    model.save_pretrained(out)
+    AutoProcessor.from_pretrained(tiny_model).save_pretrained(out)
+    shutil.copy(tiny_model / "rankvideo.json", out / "rankvideo.json")
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rankvideo.formats.runs import read_trec_run
+from rankvideo.formats.runs import read_json_run, read_trec_run
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.manifest import read_skips
 from tests.conftest import REPO, needs_media_tools
@@ -46,6 +46,17 @@ def test_demo_produces_real_first_stage_metrics(demo_run):
     # The metadata topics are findable from titles; the others are not: a real, imperfect first stage.
     assert 0.0 < first["mean"]["nDCG@10"] < 1.0
     assert "| MiniLM-metadata |" in (demo_run / "results/eval/table1.md").read_text()
+
+
+@pytest.mark.slow
+def test_zero_shot_base_model_is_the_first_reranker(demo_run):
+    results = json.loads((demo_run / "results/eval/ndcg.json").read_text())
+    assert list(results["systems"]) == ["MiniLM-metadata", "QVL-I"]
+    assert results["systems"]["QVL-I"]["kind"] == "reranker" and len(results["systems"]["QVL-I"]["per_query"]) == 16
+    scores = read_json_run(demo_run / "results/rerank/QVL-I/scores.json")
+    good = {r.video_id for r in read_video_sheet(demo_run / "results/corpus/videos.tsv")}
+    assert len(scores) == 16 and all(set(s) == good for s in scores.values())  # depth 100 > corpus: every pair scored
+    assert (demo_run / "results/rerank/QVL-I/failed.tsv").read_text().splitlines() == ["query_id\tvideo_id\treason"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,173 @@
+"""Transformers backend: decode each video once, run its vision tower once, score all its queries.
+
+`upstream` format (query before video): the vision features are computed once and reused by a
+batch of full prompts. `paper` format (video first): the system prompt and video tokens are a
+shared prefix; its KV cache is computed once and every query is scored as a batch of suffixes on
+top of it. Both give the scores of one-pair-per-forward within float tolerance (tested).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from rankvideo.prompts import VIDEO_PLACEHOLDER, AnswerIds, answer_ids, render, shared_prefix, yes_no_logits
+from rankvideo.video import SampledVideo, sample_video
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How frames are sampled for the model (config.yaml `video`)."""
+
+    fps: float = 2.0
+    max_frames: int = 24
+    min_pixels: int = 128 * 32 * 32
+    max_pixels: int = 128 * 32 * 32
+    image_patch_size: int = 16
+
+    def sample(self, path: str | Path) -> SampledVideo:
+        return sample_video(path, self.fps, self.max_frames, self.min_pixels, self.max_pixels, image_patch_size=self.image_patch_size)
+
+
+@dataclass
+class EncodedVideo:
+    """A video made ready once: its expanded token ids, grid and vision-tower output."""
+
+    token_ids: list[int]
+    grid_thw: torch.Tensor
+    vision: object  # BaseModelOutputWithDeepstackFeatures
+    prefix_cache: object | None = field(default=None)  # paper format: KV cache of the shared prefix
+    prefix_ids: list[int] = field(default_factory=list)
+
+
+def video_metadata(sampled: SampledVideo):
+    from transformers.video_utils import VideoMetadata
+
+    info = sampled.info
+    return VideoMetadata(total_num_frames=info.total_frames, fps=info.fps, frames_indices=list(sampled.indices),
+                         duration=info.duration, width=info.width, height=info.height)
+
+
+class TransformersBackend:
+    def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, device: str | None = None,
+                 dtype: torch.dtype | None = None, batch_size: int = 16, cache_dir: str | None = None,
+                 trust_remote_code: bool = False):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        self.processor = AutoProcessor.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            model_path, cache_dir=cache_dir, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        ).to(self.device).eval()
+        self.tokenizer = self.processor.tokenizer
+        self.prompt_format = prompt_format
+        self.video = video
+        self.batch_size = batch_size
+        self.ids: AnswerIds = answer_ids(self.tokenizer, prompt_format)
+
+    # --- inputs ------------------------------------------------------------------------------
+
+    def processor_inputs(self, texts: Sequence[str], sampled: SampledVideo) -> dict:
+        """The processor's own encoding of prompts that each hold the video once (the naive path)."""
+        md = video_metadata(sampled)
+        return self.processor(text=list(texts), videos=[sampled.frames] * len(texts), video_metadata=[md] * len(texts),
+                              do_resize=False, do_sample_frames=False, cap_pixels_per_frame=True, padding=True,
+                              padding_side="right", return_tensors="pt")
+
+    def _text_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    def prompt_ids(self, query: str, video_ids: list[int]) -> list[int]:
+        """Token ids of one query's prompt with the video's expanded tokens spliced in.
+
+        The placeholder starts and ends with special tokens, so tokenizing around it is exact.
+        """
+        before, after = render(self.prompt_format, query).split(VIDEO_PLACEHOLDER)
+        return self._text_ids(before) + video_ids + self._text_ids(after)
+
+    @torch.no_grad()
+    def encode_video(self, sampled: SampledVideo) -> EncodedVideo:
+        inputs = self.processor_inputs([VIDEO_PLACEHOLDER], sampled)
+        grid = inputs["video_grid_thw"].to(self.device)
+        vision = self.model.model.get_video_features(inputs["pixel_values_videos"].to(self.device, self.dtype), grid, return_dict=True)
+        encoded = EncodedVideo(inputs["input_ids"][0].tolist(), grid, vision)
+        prefix = shared_prefix(self.prompt_format)
+        if prefix is not None:
+            encoded.prefix_ids = self._text_ids(prefix.split(VIDEO_PLACEHOLDER)[0]) + encoded.token_ids
+            ids = torch.tensor([encoded.prefix_ids], device=self.device)
+            out = self.model(input_ids=ids, mm_token_type_ids=self._mm_types(ids), video_grid_thw=grid,
+                             mm_encoder_outputs={"video": vision}, use_cache=True)
+            encoded.prefix_cache = out.past_key_values
+        return encoded
+
+    def _mm_types(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(self.processor.create_mm_token_type_ids(ids.tolist()), device=ids.device)
+
+    def _pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Right padding: with causal attention the real tokens never see the pads."""
+        lengths = [len(s) for s in sequences]
+        width = max(lengths)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], device=self.device)
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences], device=self.device)
+        return ids, mask, lengths
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def score_sampled(self, sampled: SampledVideo, queries: Sequence[str]) -> list[tuple[float, float]]:
+        """(yes, no) logits of every query on one decoded video: encode once, then score."""
+        return self.score_encoded(self.encode_video(sampled), queries)
+
+    @torch.no_grad()
+    def score_encoded(self, encoded: EncodedVideo, queries: Sequence[str]) -> list[tuple[float, float]]:
+        """(yes, no) logits of every query on one encoded video, in batches."""
+        scores: list[tuple[float, float]] = []
+        for start in range(0, len(queries), self.batch_size):
+            batch = list(queries[start:start + self.batch_size])
+            if encoded.prefix_cache is None:
+                logits = self._full_prompts(encoded, batch)
+            else:
+                logits = self._suffixes(encoded, batch)
+            yes, no = yes_no_logits(logits, self.ids)
+            scores += list(zip(yes.tolist(), no.tolist()))
+        return scores
+
+    def _full_prompts(self, encoded: EncodedVideo, queries: list[str]) -> torch.Tensor:
+        n = len(queries)
+        ids, mask, lengths = self._pad([self.prompt_ids(q, encoded.token_ids) for q in queries])
+        vision = copy.copy(encoded.vision)
+        vision.pooler_output = tuple(encoded.vision.pooler_output) * n
+        vision.deepstack_features = [tuple(f) * n for f in encoded.vision.deepstack_features]
+        out = self.model(input_ids=ids, attention_mask=mask, mm_token_type_ids=self._mm_types(ids),
+                         video_grid_thw=encoded.grid_thw.repeat(n, 1), mm_encoder_outputs={"video": vision})
+        return out.logits[torch.arange(n), torch.tensor(lengths) - 1]
+
+    def _suffixes(self, encoded: EncodedVideo, queries: list[str]) -> torch.Tensor:
+        n, prefix_len = len(queries), len(encoded.prefix_ids)
+        suffix_ids, _, lengths = self._pad([self._text_ids(render(self.prompt_format, q)[len(shared_prefix(self.prompt_format)):]) for q in queries])
+        full = torch.cat([torch.tensor([encoded.prefix_ids] * n, device=self.device), suffix_ids], dim=1)
+        mask = torch.cat([torch.ones(n, prefix_len, dtype=torch.long, device=self.device),
+                          (torch.arange(suffix_ids.shape[1], device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None]).long()], dim=1)
+        positions, _ = self.model.model.get_rope_index(full, mm_token_type_ids=self._mm_types(full),
+                                                      video_grid_thw=encoded.grid_thw.repeat(n, 1), attention_mask=mask)
+        cache = copy.deepcopy(encoded.prefix_cache)
+        cache.batch_repeat_interleave(n)
+        out = self.model(input_ids=suffix_ids, attention_mask=mask, position_ids=positions[:, :, prefix_len:],
+                         past_key_values=cache, use_cache=True)
+        return out.logits[torch.arange(n), torch.tensor(lengths) - 1]
+
+    @torch.no_grad()
+    def score_naive(self, video_path: str | Path, query: str) -> tuple[float, float]:
+        """Upstream's way: decode and encode the video for this one pair, one pair per forward."""
+        sampled = self.video.sample(video_path)
+        inputs = self.processor_inputs([render(self.prompt_format, query)], sampled).to(self.device)
+        if "pixel_values_videos" in inputs:
+            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        logits = self.model(**inputs).logits[0, -1]
+        yes, no = yes_no_logits(logits, self.ids)
+        return float(yes), float(no)

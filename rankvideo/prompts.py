@@ -1,0 +1,117 @@
+"""The one prompt module: training and inference render prompts and read scores through it.
+
+Upstream's worst defect was a trainer that prompted and scored differently from its inference code
+(../shared/UPSTREAM.md). Two named formats exist:
+
+- `upstream`: exactly upstream's inference.py (query before the video; score at the first assistant
+  position as logsumexp over the yes-variants minus logsumexp over the no-variants), so the
+  released hltcoe/RankVideo weights score as their authors scored them.
+- `paper`: the video before the query, the assistant turn forced to begin with `<answer>`, score =
+  logit("yes") - logit("no") at that position (paper eq. 2). The system prompt and the video are a
+  query-independent prefix, so its KV cache serves every query of the video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+FORMATS = ("upstream", "paper")
+VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
+SYSTEM_UPSTREAM = (
+    "You are a helpful assistant specialized in video and text understanding. Given a text query and a video, "
+    "your task is to determine if the video is relevant to the query. Respond with <answer>yes</answer> if the "
+    "video is relevant, or <answer>no</answer> if it is not. "
+)
+USER_UPSTREAM = "Query: {query}\nIs the video relevant to the query? Respond with <answer>yes</answer> or <answer>no</answer>."
+SYSTEM_PAPER = (
+    "You are a helpful assistant specialized in video and text understanding. Given a video and a text query, "
+    "determine if the video is relevant to the query. Respond with <answer>yes</answer> or <answer>no</answer>."
+)
+USER_PAPER = "Query: {query}\nIs the video relevant to the query?"
+ANSWER_PREFIX = "<answer>"
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown prompt format {fmt!r}; expected one of {FORMATS}")
+    return fmt
+
+
+def _turn(role: str, content: str) -> str:
+    return f"<|im_start|>{role}\n{content}<|im_end|>\n"
+
+
+def shared_prefix(fmt: str) -> str | None:
+    """The query-independent start of every prompt, video included; None where the query comes first."""
+    if check_format(fmt) == "upstream":
+        return None
+    return _turn("system", SYSTEM_PAPER) + "<|im_start|>user\n" + VIDEO_PLACEHOLDER
+
+
+def render(fmt: str, query: str) -> str:
+    """The full prompt text in Qwen's chat format, ending where the score is read."""
+    if check_format(fmt) == "upstream":
+        user = USER_UPSTREAM.format(query=query) + VIDEO_PLACEHOLDER
+        return _turn("system", SYSTEM_UPSTREAM) + _turn("user", user) + "<|im_start|>assistant\n"
+    return shared_prefix(fmt) + USER_PAPER.format(query=query) + "<|im_end|>\n<|im_start|>assistant\n" + ANSWER_PREFIX
+
+
+def query_suffix(fmt: str, query: str) -> str:
+    """What follows the shared prefix for one query (paper format only)."""
+    prefix = shared_prefix(fmt)
+    if prefix is None:
+        raise ValueError(f"prompt format {fmt!r} has no query-independent prefix")
+    return render(fmt, query)[len(prefix):]
+
+
+def answer_target(label: int) -> str:
+    """The training target that follows a `paper` prompt."""
+    return ("yes" if label else "no") + "</answer><|im_end|>"
+
+
+@dataclass(frozen=True)
+class AnswerIds:
+    yes: tuple[int, ...]
+    no: tuple[int, ...]
+
+
+def answer_ids(tokenizer, fmt: str) -> AnswerIds:
+    """Token ids whose logits make the score.
+
+    `paper`: the single tokens "yes" and "no" (asserted to be single tokens). `upstream`: every
+    vocabulary entry that lower-cases to "yes" / "no" once stripped, as upstream's allowed_token_ids.
+    """
+    if check_format(fmt) == "paper":
+        ids = []
+        for word in ("yes", "no"):
+            encoded = tokenizer.encode(word, add_special_tokens=False)
+            if len(encoded) != 1:
+                raise ValueError(f"the tokenizer splits {word!r} into {len(encoded)} tokens; the paper score needs one")
+            ids.append(encoded[0])
+        return AnswerIds((ids[0],), (ids[1],))
+    variants: dict[str, list[int]] = {"yes": [], "no": []}
+    for token_id in range(len(tokenizer)):
+        text = tokenizer.decode([token_id]).strip().lower()
+        if text in variants:
+            variants[text].append(token_id)
+    if not variants["yes"] or not variants["no"]:
+        raise ValueError("the tokenizer has no 'yes' or no 'no' token")
+    return AnswerIds(tuple(variants["yes"]), tuple(variants["no"]))
+
+
+def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:
+    """(yes, no) logits at the decision position; logsumexp over variants when there are several.
+
+    logsumexp(yes) - logsumexp(no) equals upstream's log-prob difference: the softmax normaliser cancels.
+    """
+    yes = torch.logsumexp(logits[..., list(ids.yes)].float(), dim=-1)
+    no = torch.logsumexp(logits[..., list(ids.no)].float(), dim=-1)
+    return yes, no
+
+
+def relevance_score(logits: torch.Tensor, ids: AnswerIds) -> torch.Tensor:
+    """s(q, v) = logit(yes) - logit(no): the score training optimises and inference ranks by."""
+    yes, no = yes_no_logits(logits, ids)
+    return yes - no

@@ -1,0 +1,100 @@
+"""VLMReranker: upstream's library surface, with scores aligned to their inputs by construction.
+
+Pairs are grouped by video; each video is decoded once and all its queries are scored on it. A pair
+that cannot be scored (unreadable video, failed forward) is returned with `failed=True` and its
+reason, never with a neutral score, and ranks below every scored candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rankvideo.backends.transformers_backend import VideoSettings
+from rankvideo.prompts import check_format
+from rankvideo.tiny import MODEL_CARD
+from rankvideo.video import UPSTREAM_FRAME_PIXELS, VideoDecodeError
+
+log = logging.getLogger(__name__)
+BACKENDS = ("transformers", "vllm")
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def scored(query: str, video_path: str, yes: float, no: float) -> dict[str, Any]:
+    delta = yes - no
+    return {"query": query, "video_path": video_path, "failed": False, "error": None, "yes_logit": yes, "no_logit": no,
+            "logit_delta": delta, "logit_delta_yes_minus_no": delta, "p_yes": sigmoid(delta)}
+
+
+def failed(query: str, video_path: str, reason: str) -> dict[str, Any]:
+    return {"query": query, "video_path": video_path, "failed": True, "error": reason, "yes_logit": None, "no_logit": None,
+            "logit_delta": None, "logit_delta_yes_minus_no": None, "p_yes": None}
+
+
+def model_prompt_format(model_path: str) -> str:
+    """The prompt format a model directory records; upstream's for models without a record (hltcoe/RankVideo)."""
+    card = Path(model_path) / MODEL_CARD
+    if card.is_file():
+        return check_format(json.loads(card.read_text())["prompt_format"])
+    log.info("%s records no prompt format (%s); scoring it the upstream way", model_path, MODEL_CARD)
+    return "upstream"
+
+
+class VLMReranker:
+    def __init__(self, model_path: str, cache_dir: str | None = None, backend: str = "transformers", fps: float = 2.0,
+                 max_frames: int = 24, min_pixels: int = UPSTREAM_FRAME_PIXELS, max_pixels: int = UPSTREAM_FRAME_PIXELS,
+                 prompt_format: str | None = None, batch_size: int = 16, device: str | None = None,
+                 trust_remote_code: bool = False, **backend_kwargs: Any):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+        self.prompt_format = check_format(prompt_format or model_prompt_format(model_path))
+        video = VideoSettings(fps, max_frames, min_pixels, max_pixels)
+        if backend == "transformers":
+            from rankvideo.backends.transformers_backend import TransformersBackend
+
+            self.backend = TransformersBackend(model_path, self.prompt_format, video, device=device, batch_size=batch_size,
+                                               cache_dir=cache_dir, trust_remote_code=trust_remote_code, **backend_kwargs)
+        else:
+            from rankvideo.backends.vllm_backend import VLLMBackend
+
+            self.backend = VLLMBackend(model_path, self.prompt_format, video, cache_dir=cache_dir,
+                                       trust_remote_code=trust_remote_code, **backend_kwargs)
+
+    def score_video(self, video_path: str | Path, queries: Sequence[str]) -> list[dict[str, Any]]:
+        """Score every query against one video, decoding and encoding the video once."""
+        path = str(video_path)
+        try:
+            sampled = self.backend.video.sample(path)
+        except VideoDecodeError as err:
+            return [failed(q, path, err.reason) for q in queries]
+        try:
+            pairs = self.backend.score_sampled(sampled, list(queries))
+        except (RuntimeError, ValueError) as err:
+            log.exception("scoring %s failed", path)
+            return [failed(q, path, f"{type(err).__name__}: {err}") for q in queries]
+        return [failed(q, path, s) if isinstance(s, str) else scored(q, path, *s) for q, s in zip(queries, pairs)]
+
+    def score_batch(self, queries: Sequence[str], video_paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+        """One result per (query, video) pair, in input order."""
+        if len(queries) != len(video_paths):
+            raise ValueError(f"score_batch needs as many queries as video paths, got {len(queries)} and {len(video_paths)}")
+        by_video: dict[str, list[int]] = {}
+        for i, path in enumerate(video_paths):
+            by_video.setdefault(str(path), []).append(i)
+        results: list[dict[str, Any] | None] = [None] * len(queries)
+        for path, positions in by_video.items():
+            for i, result in zip(positions, self.score_video(path, [queries[i] for i in positions])):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    def rank(self, query: str, video_paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+        """Videos for one query, best first; failed pairs last, in input order."""
+        results = self.score_batch([query] * len(video_paths), video_paths)
+        return sorted(results, key=lambda r: (r["failed"], -(r["logit_delta"] or 0.0)))

@@ -1,0 +1,60 @@
+"""One prompt module for training and inference: formats, answer tokens, and the shared prefix."""
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from rankvideo.prompts import (ANSWER_PREFIX, SYSTEM_UPSTREAM, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, answer_target,
+                               query_suffix, relevance_score, render, shared_prefix)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def test_upstream_format_is_upstreams_prompt():
+    text = render("upstream", "person playing guitar")
+    assert text == (f"<|im_start|>system\n{SYSTEM_UPSTREAM}<|im_end|>\n<|im_start|>user\nQuery: person playing guitar\n"
+                    "Is the video relevant to the query? Respond with <answer>yes</answer> or <answer>no</answer>."
+                    f"{VIDEO_PLACEHOLDER}<|im_end|>\n<|im_start|>assistant\n")
+    assert SYSTEM_UPSTREAM.endswith("it is not. ")  # the trailing space of upstream's later commit
+    assert text.index("person playing guitar") < text.index(VIDEO_PLACEHOLDER)
+    assert shared_prefix("upstream") is None
+
+
+def test_paper_format_puts_the_video_first_and_ends_at_the_answer_tag():
+    text = render("paper", "dog running")
+    assert text.index(VIDEO_PLACEHOLDER) < text.index("dog running")
+    assert text.endswith("<|im_start|>assistant\n" + ANSWER_PREFIX)
+    assert text == shared_prefix("paper") + query_suffix("paper", "dog running")
+    assert shared_prefix("paper").endswith(VIDEO_PLACEHOLDER)
+
+
+def test_unknown_format_is_rejected():
+    with pytest.raises(ValueError, match="unknown prompt format 'mine'"):
+        render("mine", "q")
+
+
+def test_paper_answer_tokens_are_single_and_follow_the_prompt(tokenizer):
+    ids = answer_ids(tokenizer, "paper")
+    assert tokenizer.convert_ids_to_tokens([ids.yes[0], ids.no[0]]) == ["yes", "no"]
+    prompt = tokenizer(render("paper", "a red ball"), add_special_tokens=False)["input_ids"]
+    for label, answer in ((1, ids.yes[0]), (0, ids.no[0])):
+        full = tokenizer(render("paper", "a red ball") + answer_target(label), add_special_tokens=False)["input_ids"]
+        assert full[: len(prompt) + 1] == prompt + [answer]  # the trained token is the scored token
+
+
+def test_upstream_answer_ids_are_every_case_variant(tokenizer):
+    ids = answer_ids(tokenizer, "upstream")
+    assert {tokenizer.decode([i]).strip().lower() for i in ids.yes} == {"yes"}
+    assert {tokenizer.decode([i]).strip().lower() for i in ids.no} == {"no"}
+    assert len(ids.yes) >= 2 and len(ids.no) >= 2  # 'yes' and 'Yes' at least
+
+
+def test_score_is_logit_difference_or_logsumexp_over_variants():
+    logits = torch.tensor([[0.0, 2.0, -1.0, 0.5, 3.0]])
+    assert relevance_score(logits, AnswerIds((1,), (2,))).item() == pytest.approx(3.0)
+    lse_yes = torch.logsumexp(torch.tensor([2.0, 0.5]), 0).item()
+    lse_no = torch.logsumexp(torch.tensor([-1.0, 3.0]), 0).item()
+    assert relevance_score(logits, AnswerIds((1, 3), (2, 4))).item() == pytest.approx(lse_yes - lse_no)

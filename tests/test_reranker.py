@@ -1,0 +1,106 @@
+"""VLMReranker on the tiny Qwen3-VL: shared video encoding equals one pair per forward."""
+
+import json
+import math
+
+import pytest
+
+from rankvideo import VLMReranker
+from rankvideo.backends.vllm_backend import build_request, parse_answer_logprobs
+from rankvideo.prompts import AnswerIds, render
+
+SMALL = {"min_pixels": 64 * 64, "max_pixels": 128 * 128}
+QUERIES = ["a red ball bouncing up and down", "flood warning issued for the river area", "x",
+           "two yellow balls crashing into each other in the middle of the screen", "library"]
+
+
+def video(demo_corpus, vid):
+    return str(demo_corpus / "videos" / f"{vid}.mp4")
+
+
+@pytest.mark.parametrize("fmt", ["paper", "upstream"])
+def test_shared_encoding_equals_naive_scoring(spread_model, demo_corpus, fmt):
+    reranker = VLMReranker(str(spread_model), prompt_format=fmt, batch_size=2, **SMALL)  # 5 queries: 3 batches
+    for vid in ("v001", "v014"):
+        fast = reranker.score_video(video(demo_corpus, vid), QUERIES)
+        naive = [reranker.backend.score_naive(video(demo_corpus, vid), q) for q in QUERIES]
+        for got, (yes, no) in zip(fast, naive):
+            assert abs(got["yes_logit"] - yes) <= 1e-4 and abs(got["no_logit"] - no) <= 1e-4
+        deltas = [r["logit_delta"] for r in fast]
+        assert max(deltas) - min(deltas) > 1e-2  # the queries really score differently: the equality is not vacuous
+
+
+def test_scores_are_deterministic_and_consistent(spread_model, demo_corpus):
+    reranker = VLMReranker(str(spread_model), **SMALL)
+    first = reranker.score_video(video(demo_corpus, "v007"), QUERIES)
+    assert first == reranker.score_video(video(demo_corpus, "v007"), QUERIES)
+    for r in first:
+        assert r["logit_delta"] == r["logit_delta_yes_minus_no"] == pytest.approx(r["yes_logit"] - r["no_logit"])
+        assert r["p_yes"] == pytest.approx(1 / (1 + math.exp(-r["logit_delta"])))
+
+
+def test_score_batch_keeps_input_order_and_records_failures(spread_model, demo_corpus):
+    reranker = VLMReranker(str(spread_model), **SMALL)
+    paths = [video(demo_corpus, v) for v in ("v001", "v051", "v014", "v001")]
+    queries = [QUERIES[0], QUERIES[1], QUERIES[2], QUERIES[3]]
+    results = reranker.score_batch(queries, paths)
+    assert [(r["query"], r["video_path"]) for r in results] == list(zip(queries, paths))
+    assert results[1]["failed"] and results[1]["error"] == "file is empty (0 bytes)" and results[1]["logit_delta"] is None
+    alone = reranker.score_video(paths[3], [queries[3]])[0]
+    assert results[3]["logit_delta"] == pytest.approx(alone["logit_delta"], abs=1e-5)
+    ranked = reranker.rank(QUERIES[0], [paths[1], paths[0], paths[2]])
+    assert ranked[-1]["video_path"] == paths[1]  # a failed pair ranks below every scored one
+    assert ranked[0]["logit_delta"] >= ranked[1]["logit_delta"]
+
+
+def test_prompt_format_comes_from_the_model_folder(spread_model, tmp_path):
+    assert json.loads((spread_model / "rankvideo.json").read_text())["prompt_format"] == "paper"
+    assert VLMReranker(str(spread_model), **SMALL).prompt_format == "paper"
+    assert VLMReranker(str(spread_model), prompt_format="upstream", **SMALL).prompt_format == "upstream"
+
+
+def test_unknown_backend_is_rejected(spread_model):
+    with pytest.raises(ValueError, match="unknown backend 'onnx'"):
+        VLMReranker(str(spread_model), backend="onnx")
+
+
+# --- vLLM: request building and answer parsing are shared and tested here -----------------------
+
+class Logprob:
+    def __init__(self, logprob):
+        self.logprob = logprob
+
+
+def test_vllm_request_carries_sampled_frames_and_metadata(demo_corpus):
+    from rankvideo.video import sample_video
+
+    sampled = sample_video(video(demo_corpus, "v001"), max_frames=8, **SMALL)
+    request = build_request(render("paper", "q"), sampled)
+    frames, metadata = request["multi_modal_data"]["video"][0]
+    assert tuple(frames.shape) == (len(sampled.indices), 3, *sampled.frames.shape[1:3])
+    assert metadata["frames_indices"] == sampled.indices and metadata["fps"] == sampled.info.fps
+    assert request["mm_processor_kwargs"] == {"do_sample_frames": False, "do_resize": False}
+
+
+def test_vllm_logprobs_need_both_sides():
+    ids = AnswerIds(yes=(10, 11), no=(20,))
+    yes, no = parse_answer_logprobs({10: Logprob(-0.5), 11: Logprob(-2.0), 20: Logprob(-1.5)}, ids)
+    assert yes == pytest.approx(math.log(math.exp(-0.5) + math.exp(-2.0))) and no == pytest.approx(-1.5)
+    missing = parse_answer_logprobs({10: Logprob(-0.1)}, ids)  # Tevatron's case: one side only
+    assert isinstance(missing, str) and "no logprob for any 'no' token" in missing
+    assert parse_answer_logprobs(None, ids) == "vLLM returned no logprobs for the answer position"
+    assert isinstance(parse_answer_logprobs({10: Logprob(-math.inf), 20: Logprob(-1.0)}, ids), str)
+
+
+def test_vllm_end_to_end_returns_both_answer_tokens(spread_model, demo_corpus):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("vllm")
+    if not torch.cuda.is_available():
+        pytest.skip("vLLM needs a CUDA GPU")
+    reranker = VLMReranker(str(spread_model), backend="vllm", max_model_len=4096, gpu_memory_utilization=0.3, **SMALL)
+    reference = VLMReranker(str(spread_model), device="cpu", **SMALL)
+    got = reranker.score_video(video(demo_corpus, "v001"), QUERIES)
+    want = reference.score_video(video(demo_corpus, "v001"), QUERIES)
+    assert not any(r["failed"] for r in got)
+    for g, w in zip(got, want):
+        assert g["logit_delta"] == pytest.approx(w["logit_delta"], abs=0.05)
