@@ -11,7 +11,11 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
+include: "rules/extract.smk"
+include: "rules/synthesize.smk"
 include: "rules/retrieve.smk"
+include: "rules/judge.smk"
+include: "rules/train.smk"
 include: "rules/rerank.smk"
 include: "rules/evaluate.smk"
 

@@ -25,12 +25,14 @@ SYSTEM_UPSTREAM = (
     "video is relevant, or <answer>no</answer> if it is not. "
 )
 USER_UPSTREAM = "Query: {query}\nIs the video relevant to the query? Respond with <answer>yes</answer> or <answer>no</answer>."
-SYSTEM_PAPER = (
-    "You are a helpful assistant specialized in video and text understanding. Given a video and a text query, "
-    "determine if the video is relevant to the query. Respond with <answer>yes</answer> or <answer>no</answer>."
-)
-USER_PAPER = "Query: {query}\nIs the video relevant to the query?"
+# Paper Figure 12 (Stage 2; the same text as Figure 13 for QVL-I/T): upstream's words without the trailing space.
+SYSTEM_PAPER = SYSTEM_UPSTREAM.rstrip()
+USER_PAPER = USER_UPSTREAM
 ANSWER_PREFIX = "<answer>"
+# Paper Figure 11 (Stage 1 perception SFT): the target is `<think>{caption}</think>`.
+SYSTEM_CAPTION = ("You are a helpful assistant specialized in video and text understanding. Given a video, your task is to "
+                  "produce an accurate caption. Respond within <think></think>")
+USER_CAPTION = "Caption this video. Respond within <think></think>."
 
 
 def check_format(fmt: str) -> str:
@@ -64,6 +66,15 @@ def query_suffix(fmt: str, query: str) -> str:
     if prefix is None:
         raise ValueError(f"prompt format {fmt!r} has no query-independent prefix")
     return render(fmt, query)[len(prefix):]
+
+
+def render_caption() -> str:
+    """Stage 1 prompt (paper Figure 11): video first, then the instruction; the caption follows."""
+    return _turn("system", SYSTEM_CAPTION) + _turn("user", VIDEO_PLACEHOLDER + USER_CAPTION) + "<|im_start|>assistant\n"
+
+
+def caption_target(caption: str) -> str:
+    return f"<think>{caption}</think><|im_end|>"
 
 
 def answer_target(label: int) -> str:

@@ -16,14 +16,24 @@ from rankvideo.formats.runs import Run, read_run, truncate
 from rankvideo.formats.video_sheet import VideoRecord
 
 
-def video_texts(records: Sequence[VideoRecord], fields: Sequence[str]) -> dict[str, str]:
-    """The text a text retriever sees for each video: the configured fields, joined."""
+EXTRACTED_FIELDS = ("asr", "ocr", "caption")
+
+
+def sheet_rows(records: Sequence[VideoRecord]) -> list[dict]:
+    """Video-sheet records in the shape of extraction records (metadata nested)."""
+    return [{"video_id": r.video_id, "metadata": dict(r.metadata)} for r in records]
+
+
+def video_texts(rows: Sequence[Mapping], fields: Sequence[str]) -> dict[str, str]:
+    """The text a text retriever sees for each video: the configured fields (sheet metadata columns or
+    extracted asr/ocr/caption), joined."""
     texts = {}
-    for r in records:
-        missing = [f for f in fields if f not in r.metadata]
+    for row in rows:
+        values = {**row["metadata"], **{f: row[f] for f in EXTRACTED_FIELDS if f in row}}
+        missing = [f for f in fields if f not in values]
         if missing:
-            raise KeyError(f"video {r.video_id}: no column(s) {missing} in the video sheet; available: {sorted(r.metadata)}")
-        texts[r.video_id] = ". ".join(r.metadata[f] for f in fields if r.metadata[f].strip())
+            raise KeyError(f"video {row['video_id']}: no field(s) {missing}; available: {sorted(values)}")
+        texts[row["video_id"]] = ". ".join(" ".join(values[f].split()) for f in fields if values[f].strip())
     return texts
 
 

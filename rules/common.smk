@@ -10,36 +10,55 @@ SHARDS = shard_names(config["workflow"]["shards"])
 DATASET = config["dataset"]
 FIRST_STAGE = config["first_stage"]
 RERANKERS = config["rerankers"]
-TINY_MODEL = "results/models/tiny-qwen3vl"
 
 
 wildcard_constraints:
     shard="|".join(SHARDS),
-    split="train|test",
+    split="train|test|synthetic",
     reranker="|".join(RERANKERS) or "(?!)",
 
 
 def all_targets():
-    return ["results/eval/ndcg.json", "results/eval/table1.md", "results/corpus/skipped.tsv"]
+    return ["results/eval/ndcg.json", "results/eval/table1.md", "results/skipped.tsv", "results/synthesis/funnel.md",
+            "results/train/stage1_loss.png", "results/train/stage2_loss.png"]
 
 
 def split_queries(wildcards):
+    if wildcards.split == "synthetic":
+        return "results/synthesis/queries.tsv"
     return DATASET["queries"][wildcards.split]
 
 
 def first_stage_inputs(wildcards):
-    """The usable-video sheet and the split's queries; a precomputed run and the raw sheet when reading one."""
+    """The usable-video sheet, the split's queries, the extraction records when extracted text is indexed,
+    and a precomputed run with the raw sheet when reading one."""
     inputs = {"videos": "results/corpus/videos.tsv", "queries": split_queries(wildcards)}
     if FIRST_STAGE["backend"] == "precomputed":
-        inputs.update(run=FIRST_STAGE["run"], sheet=DATASET["video_sheet"])
+        run = config["synthesis"]["first_stage_run"] if wildcards.split == "synthetic" else FIRST_STAGE["run"]
+        if not run:
+            raise ValueError("synthesis.first_stage_run: the 'precomputed' first stage needs the run of the synthetic queries")
+        inputs.update(run=run, sheet=DATASET["video_sheet"])
+    elif needs_extraction():
+        inputs["records"] = extraction_records()
     return inputs
 
 
 def reranker_model(wildcards):
-    """The reranker's model folder as an input when this workflow builds it (the demo's tiny model)."""
-    model = RERANKERS[wildcards.reranker]["model"]
-    return [model] if model == TINY_MODEL else []
+    return local_model(RERANKERS[wildcards.reranker]["model"])
 
 
 def reranker_scores():
     return {name: f"results/rerank/{name}/scores.json" for name in RERANKERS}
+
+
+def local_model(model):
+    """A model folder this workflow builds (the demo's tiny and text models) is an input; a hub id is not."""
+    return [model] if model.startswith("results/models/") else []
+
+
+def extraction_records():
+    return expand("results/extract/records/{shard}.jsonl", shard=SHARDS)
+
+
+def needs_extraction():
+    return any(f in ("asr", "ocr", "caption") for f in FIRST_STAGE["text_fields"])

@@ -10,6 +10,7 @@ rule tiny_model:
     params:
         seed=config["demo"]["seed"],
         code=code_version("tiny.py", "prompts.py"),
+    threads: 2
     conda:
         "../envs/vlm.yaml"
     script:
@@ -54,6 +55,7 @@ rule rerank_shard:
         work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",
         code=code_version("rerank.py", "reranker.py", "prompts.py", "video.py", "backends/transformers_backend.py",
                           "backends/vllm_backend.py"),
+    threads: 2
     resources:
         gpu=1,
         mem_mb=lambda wildcards, attempt: 32000 * attempt,

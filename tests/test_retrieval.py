@@ -8,7 +8,7 @@ import pytest
 from rankvideo.formats import FormatError
 from rankvideo.formats.runs import write_json_run
 from rankvideo.formats.video_sheet import VideoRecord
-from rankvideo.retrieval import dense_search, load_precomputed, resolve_model_path, retrieve_dense, video_texts
+from rankvideo.retrieval import dense_search, load_precomputed, resolve_model_path, retrieve_dense, sheet_rows, video_texts
 
 
 def test_dense_search_orders_by_inner_product():
@@ -34,11 +34,13 @@ def test_minilm_finds_metadata_topics():
     assert max(run["q2"], key=run["q2"].get) == "v2"
 
 
-def test_video_texts_names_missing_columns():
-    records = [VideoRecord("v1", Path("a.mp4"), {"title": "T", "description": ""})]
-    assert video_texts(records, ["title", "description"]) == {"v1": "T"}
-    with pytest.raises(KeyError, match=r"video v1: no column\(s\) \['asr'\]"):
-        video_texts(records, ["title", "asr"])
+def test_video_texts_joins_sheet_and_extracted_fields():
+    rows = sheet_rows([VideoRecord("v1", Path("a.mp4"), {"title": "T", "description": ""})])
+    assert video_texts(rows, ["title", "description"]) == {"v1": "T"}
+    with pytest.raises(KeyError, match=r"video v1: no field\(s\) \['asr'\]"):
+        video_texts(rows, ["title", "asr"])
+    extracted = [{**rows[0], "asr": "the wildfire  forced\nfamilies out", "ocr": ""}]
+    assert video_texts(extracted, ["title", "asr", "ocr"]) == {"v1": "T. the wildfire forced families out"}
 
 
 def test_precomputed_run_is_restricted_checked_and_cut(tmp_path):

@@ -6,7 +6,8 @@ from rankvideo.formats.queries import read_queries
 from rankvideo.formats.runs import write_json_run, write_trec_run
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.manifest import Skip, write_skips
-from rankvideo.retrieval import load_precomputed, retrieve_dense, video_texts
+from rankvideo.extract.records import read_jsonl
+from rankvideo.retrieval import load_precomputed, retrieve_dense, sheet_rows, video_texts
 from rankvideo.workflow import run_script
 
 
@@ -21,7 +22,8 @@ def main(sm) -> None:
         skips = [Skip(vid, "first_stage", f"not usable (see results/corpus/skipped.tsv); removed from {n} ranked lists")
                  for vid, n in sorted(dropped.items())]
     else:
-        run = retrieve_dense(p.model, queries, video_texts(usable, p.text_fields), p.depth)
+        rows = [r for path in sm.input.records for r in read_jsonl(path)] if "records" in sm.input.keys() else sheet_rows(usable)
+        run = retrieve_dense(p.model, queries, video_texts(rows, p.text_fields), p.depth)
     logging.info("%s: %d queries, depth %d", p.name, len(run), p.depth)
     write_trec_run(sm.output.trec, run, tag=p.name)
     write_json_run(sm.output.json, run)

@@ -100,8 +100,8 @@ class TransformersBackend:
         if prefix is not None:
             encoded.prefix_ids = self._text_ids(prefix.split(VIDEO_PLACEHOLDER)[0]) + encoded.token_ids
             ids = torch.tensor([encoded.prefix_ids], device=self.device)
-            out = self.model(input_ids=ids, mm_token_type_ids=self._mm_types(ids), video_grid_thw=grid,
-                             mm_encoder_outputs={"video": vision}, use_cache=True)
+            out = self.model.model(input_ids=ids, mm_token_type_ids=self._mm_types(ids), video_grid_thw=grid,
+                                   mm_encoder_outputs={"video": vision}, use_cache=True)
             encoded.prefix_cache = out.past_key_values
         return encoded
 
@@ -143,9 +143,14 @@ class TransformersBackend:
         vision = copy.copy(encoded.vision)
         vision.pooler_output = tuple(encoded.vision.pooler_output) * n
         vision.deepstack_features = [tuple(f) * n for f in encoded.vision.deepstack_features]
-        out = self.model(input_ids=ids, attention_mask=mask, mm_token_type_ids=self._mm_types(ids),
-                         video_grid_thw=encoded.grid_thw.repeat(n, 1), mm_encoder_outputs={"video": vision})
-        return out.logits[torch.arange(n), torch.tensor(lengths) - 1]
+        out = self.model.model(input_ids=ids, attention_mask=mask, mm_token_type_ids=self._mm_types(ids),
+                               video_grid_thw=encoded.grid_thw.repeat(n, 1), mm_encoder_outputs={"video": vision})
+        return self._decision_logits(out.last_hidden_state, lengths)
+
+    def _decision_logits(self, hidden: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """Vocabulary logits at each sequence's last real token only (not at every position of the batch)."""
+        rows = torch.arange(len(lengths), device=hidden.device)
+        return self.model.lm_head(hidden[rows, torch.tensor(lengths, device=hidden.device) - 1])
 
     def _suffixes(self, encoded: EncodedVideo, queries: list[str]) -> torch.Tensor:
         n, prefix_len = len(queries), len(encoded.prefix_ids)
@@ -157,17 +162,27 @@ class TransformersBackend:
                                                       video_grid_thw=encoded.grid_thw.repeat(n, 1), attention_mask=mask)
         cache = copy.deepcopy(encoded.prefix_cache)
         cache.batch_repeat_interleave(n)
-        out = self.model(input_ids=suffix_ids, attention_mask=mask, position_ids=positions[:, :, prefix_len:],
-                         past_key_values=cache, use_cache=True)
-        return out.logits[torch.arange(n), torch.tensor(lengths) - 1]
+        out = self.model.model(input_ids=suffix_ids, attention_mask=mask, position_ids=positions[:, :, prefix_len:],
+                               past_key_values=cache, use_cache=True)
+        return self._decision_logits(out.last_hidden_state, lengths)
+
+    @torch.no_grad()
+    def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
+        """Greedy completion of `prompt` (which holds the video once), e.g. a caption."""
+        inputs = self.processor_inputs([prompt], sampled).to(self.device)
+        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    def pair_logits(self, sampled: SampledVideo, query: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(yes, no) logits of one pair in one forward, differentiable: Stage 2 trains on exactly this."""
+        inputs = self.processor_inputs([render(self.prompt_format, query)], sampled).to(self.device)
+        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]
+        return yes_no_logits(logits, self.ids)
 
     @torch.no_grad()
     def score_naive(self, video_path: str | Path, query: str) -> tuple[float, float]:
         """Upstream's way: decode and encode the video for this one pair, one pair per forward."""
-        sampled = self.video.sample(video_path)
-        inputs = self.processor_inputs([render(self.prompt_format, query)], sampled).to(self.device)
-        if "pixel_values_videos" in inputs:
-            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
-        logits = self.model(**inputs).logits[0, -1]
-        yes, no = yes_no_logits(logits, self.ids)
+        yes, no = self.pair_logits(self.video.sample(video_path), query)
         return float(yes), float(no)

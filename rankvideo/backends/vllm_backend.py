@@ -67,6 +67,12 @@ class VLLMBackend:
         # Logprobs after the allowed-token mask, for every allowed token: both sides are always asked for.
         self.params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=allowed, logprobs=len(allowed))
 
+    def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
+        return self.llm.generate([build_request(prompt, sampled)], params, use_tqdm=False)[0].outputs[0].text
+
     def score_sampled(self, sampled: SampledVideo, queries: Sequence[str]) -> list[tuple[float, float] | str]:
         requests = [build_request(render(self.prompt_format, q), sampled) for q in queries]
         outputs = self.llm.generate(requests, self.params, use_tqdm=False)

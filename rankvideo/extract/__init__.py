@@ -1,0 +1,1 @@
+"""Text views of each video (paper §3): speech (ASR), a caption, on-screen text (OCR), metadata."""

@@ -1,0 +1,279 @@
+"""Two-stage training (paper §4): Stage 1 caption SFT, Stage 2 ranking with pairwise + pointwise + teacher losses.
+
+Both stages score through the inference code (rankvideo.prompts, TransformersBackend.pair_logits),
+so a trained model is scored exactly as it was trained. Checkpoints hold weights, optimizer,
+scheduler, RNG and data position; a restarted job resumes from the last complete one and ends with
+the weights of an uninterrupted run. A checkpoint is complete only once its marker is written and
+its folder renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rankvideo.backends.transformers_backend import TransformersBackend, VideoSettings
+from rankvideo.fsutil import atomic_write_text
+from rankvideo.losses import LossConfig, caption_loss, group_tensors, stage2_loss
+from rankvideo.mining import rotate
+from rankvideo.prompts import caption_target, render_caption
+from rankvideo.tiny import write_model_card
+
+log = logging.getLogger(__name__)
+COMPLETE = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    lr: float
+    scheduler: str
+    warmup_ratio: float
+    optimizer: str
+    batch_size: int
+    epochs: int
+    checkpoint_every: int = 50
+    seed: int = 0
+    lora: Mapping[str, Any] = field(default_factory=lambda: {"enabled": False})
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+def complete_checkpoints(root: Path) -> list[Path]:
+    done = [p for p in root.glob("step-*") if (p / COMPLETE).is_file() and p.name.split("-")[1].isdigit()]
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, state: Mapping[str, Any], keep: int = 2) -> Path:
+    """Write into a temp folder, mark it complete, then rename it into place; old checkpoints pruned."""
+    final, tmp = root / f"step-{step}", root / f".step-{step}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}, tmp / "trainer.pt")
+    (tmp / "state.json").write_text(json.dumps(state))
+    (tmp / COMPLETE).write_text("ok\n")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in complete_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(path / "model.safetensors"))
+    trainer = torch.load(path / "trainer.pt", weights_only=False)
+    optimizer.load_state_dict(trainer["optimizer"])
+    scheduler.load_state_dict(trainer["scheduler"])
+    torch.set_rng_state(trainer["rng"]["torch"])
+    random.setstate(trainer["rng"]["python"])
+    return json.loads((path / "state.json").read_text())
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+def make_schedule(optimizer, settings: TrainSettings, total_steps: int):
+    from transformers import get_scheduler
+
+    return get_scheduler(settings.scheduler, optimizer, num_warmup_steps=math.ceil(settings.warmup_ratio * total_steps),
+                         num_training_steps=total_steps)
+
+
+class Preempted(RuntimeError):
+    """SIGTERM (Slurm preemption or time limit) arrived; a checkpoint was saved at the step boundary."""
+
+
+def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_step: int,
+             loss_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]], settings: TrainSettings, ckpt_root: Path) -> list[dict[str, Any]]:
+    """Optimise `loss_fn` over epochs of items, resuming from the newest complete checkpoint."""
+    steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
+    total = steps_per_epoch * settings.epochs
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.lr)
+    scheduler = make_schedule(optimizer, settings, total)
+    state: dict[str, Any] = {"step": 0, "log": []}
+    existing = complete_checkpoints(ckpt_root)
+    if existing:
+        state = load_checkpoint(existing[-1], model, optimizer, scheduler)
+        log.info("resuming from %s (step %d of %d)", existing[-1], state["step"], total)
+    else:
+        torch.manual_seed(settings.seed)
+    stop = {"flag": False}
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    try:
+        from tqdm import tqdm
+
+        with tqdm(total=total, initial=state["step"], desc="train", unit="step") as bar:
+            while state["step"] < total:
+                epoch, index = divmod(state["step"], steps_per_epoch)
+                batch = items_for_epoch(epoch)[index * items_per_step:(index + 1) * items_per_step]
+                model.train()
+                optimizer.zero_grad(set_to_none=True)
+                sums: dict[str, float] = {}
+                for item in batch:
+                    loss, parts = loss_fn(item)
+                    (loss / len(batch)).backward()
+                    for name, value in {"loss": float(loss.detach()), **parts}.items():
+                        sums[name] = sums.get(name, 0.0) + value / len(batch)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                state["log"].append({"step": state["step"], "epoch": epoch, "lr": scheduler.get_last_lr()[0], **sums})
+                bar.update(1)
+                bar.set_postfix(loss=f"{sums['loss']:.4f}")
+                if state["step"] % settings.checkpoint_every == 0 or state["step"] == total or stop["flag"]:
+                    save_checkpoint(ckpt_root, state["step"], model, optimizer, scheduler, state)
+                if stop["flag"] and state["step"] < total:
+                    raise Preempted(f"stopped by SIGTERM at step {state['step']} of {total}; rerun to resume")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    model.eval()
+    return state["log"]
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+def load_backend(model_path: str, video: VideoSettings, settings: TrainSettings) -> TransformersBackend:
+    """The inference backend in `paper` format, its model ready for training (LoRA when configured)."""
+    backend = TransformersBackend(model_path, "paper", video)
+    if settings.lora.get("enabled"):
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(r=settings.lora["r"], lora_alpha=settings.lora["alpha"], lora_dropout=settings.lora["dropout"],
+                            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+        backend.model.requires_grad_(False)  # only the adapters train: vision tower and lm_head stay as they are
+        backend.model.model.language_model = get_peft_model(backend.model.model.language_model, config)
+    if backend.device.startswith("cuda"):
+        backend.model.gradient_checkpointing_enable()
+    return backend
+
+
+def save_trained(backend: TransformersBackend, out_dir: Path, provenance: Mapping[str, Any]) -> None:
+    """Full safetensors weights (LoRA merged), the processor, and the record of how to score the model."""
+    language_model = backend.model.model.language_model
+    if hasattr(language_model, "merge_and_unload"):
+        backend.model.model.language_model = language_model.merge_and_unload()
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    backend.model.save_pretrained(tmp, safe_serialization=True)
+    backend.processor.save_pretrained(tmp)
+    write_model_card(tmp, "paper", dict(provenance))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+
+
+def caption_example_loss(backend: TransformersBackend, sampled, caption: str) -> torch.Tensor:
+    """Stage 1 loss of one video: the Figure 11 prompt, loss on the caption tokens only."""
+    prompt = backend.processor_inputs([render_caption()], sampled)
+    target = backend.tokenizer(caption_target(caption), add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    ids = torch.cat([prompt["input_ids"][0], target]).unsqueeze(0).to(backend.device)
+    labels = torch.cat([torch.full_like(prompt["input_ids"][0], -100), target]).to(backend.device)
+    out = backend.model(input_ids=ids, mm_token_type_ids=backend._mm_types(ids),
+                        pixel_values_videos=prompt["pixel_values_videos"].to(backend.device, backend.dtype),
+                        video_grid_thw=prompt["video_grid_thw"].to(backend.device))
+    return caption_loss(out.logits[0], labels)
+
+
+def group_scores(backend: TransformersBackend, sample, query: str, paths: Sequence[str]) -> torch.Tensor:
+    """s = logit(yes) - logit(no) of each candidate, through the inference scoring function."""
+    pairs = [backend.pair_logits(sample(p), query) for p in paths]
+    return torch.stack([yes - no for yes, no in pairs])
+
+
+def stage2_groups(rows: Sequence[Mapping[str, Any]], k: int, seed: int) -> Callable[[int], list[dict[str, Any]]]:
+    """Per epoch, each query's positive with K rotating negatives, in a seeded query order."""
+    by_query: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = by_query.setdefault(row["query_id"], {"query": row["query"], "positive": None, "negatives": []})
+        if row["true_label"]:
+            group["positive"] = row
+        else:
+            group["negatives"].append(row)
+    usable = {q: g for q, g in sorted(by_query.items()) if g["positive"] is not None and g["negatives"]}
+    if len(usable) < len(by_query):
+        log.warning("%d queries without a positive or without negatives are left out", len(by_query) - len(usable))
+
+    def for_epoch(epoch: int) -> list[dict[str, Any]]:
+        order = list(usable)
+        random.Random(f"{seed}:epoch:{epoch}").shuffle(order)
+        return [{"query_id": q, "query": usable[q]["query"],
+                 "rows": [usable[q]["positive"], *rotate(sorted(usable[q]["negatives"], key=lambda r: r["doc_id"]), k, seed, q, epoch)]}
+                for q in order]
+
+    return for_epoch
+
+
+def train_stage(stage: int, model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: str | Path, ckpt_root: str | Path,
+                settings: TrainSettings, video: VideoSettings, losses: LossConfig | None = None, negatives: int = 2,
+                provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Train one stage from `model_path` on `rows`; saves the model to `out_dir`, returns the per-step log."""
+    backend = load_backend(model_path, video, settings)
+    sample = lru_cache(maxsize=512)(video.sample)
+    if stage == 1:
+        items = list(rows)
+
+        def for_epoch(epoch: int) -> list[Mapping[str, Any]]:
+            order = list(items)
+            random.Random(f"{settings.seed}:epoch:{epoch}").shuffle(order)
+            return order
+
+        def loss_fn(row):
+            loss = caption_example_loss(backend, sample(row["videos"][0]), row["caption"])
+            return loss, {"caption": float(loss.detach())}
+
+        per_step = settings.batch_size
+    else:
+        for_epoch = stage2_groups(rows, negatives, settings.seed)
+        cfg = losses or LossConfig()
+
+        def loss_fn(group):
+            labels, teacher = group_tensors([r["true_label"] for r in group["rows"]], [r.get("teacher_p_yes") for r in group["rows"]])
+            scores = group_scores(backend, sample, group["query"], [r["videos"][0] for r in group["rows"]])
+            return stage2_loss(scores, labels, teacher, cfg)
+
+        per_step = max(1, settings.batch_size // (negatives + 1))  # paper: batch 3 = one query group of 1 + K
+    if not for_epoch(0):
+        raise ValueError(f"stage {stage}: no training examples")
+    history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
+    save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
+    return history
+
+
+def write_history(history: Sequence[Mapping[str, Any]], jsonl: str | Path, plot: str | Path, title: str) -> None:
+    """The per-step log as JSONL and a plot of every loss component against the step."""
+    atomic_write_text(jsonl, "".join(json.dumps(row) + "\n" for row in history))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in history[0] if k not in ("step", "epoch", "lr")]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for name in names:
+        ax.plot([r["step"] for r in history], [r[name] for r in history], label=name, linewidth=1.2)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (per step, mean over its examples)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = Path(plot).with_name(Path(plot).stem + ".partial.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(plot)

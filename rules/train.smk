@@ -1,0 +1,63 @@
+# Two-stage training (paper §4): Stage 1 perception SFT, then Stage 2 ranking. Checkpoints live outside
+# the declared outputs, keyed by everything the run depends on, so a killed job resumes and a changed
+# setting starts afresh.
+
+
+rule train_stage1:
+    input:
+        data="results/train/stage1.jsonl",
+        model=local_model(config["models"]["base"]),
+    output:
+        model=directory("results/models/rv1"),
+        history="results/train/stage1_log.jsonl",
+        plot="results/train/stage1_loss.png",
+    log:
+        "logs/train_stage1/train_stage1.log",
+    benchmark:
+        "benchmarks/train_stage1/train_stage1.tsv"
+    params:
+        stage=1,
+        base=config["models"]["base"],
+        settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
+        video=config["video"],
+        checkpoints="results/train/checkpoints/stage1",
+        code=code_version("train.py", "losses.py", "prompts.py", "backends/transformers_backend.py", "video.py"),
+    threads: 2
+    resources:
+        gpu=8,
+        mem_mb=lambda wildcards, attempt: 256000 * attempt,
+        runtime=lambda wildcards, attempt: 1440 * attempt,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/train.py"
+
+
+rule train_stage2:
+    input:
+        data="results/train/stage2.jsonl",
+        model="results/models/rv1",
+    output:
+        model=directory("results/models/rv2"),
+        history="results/train/stage2_log.jsonl",
+        plot="results/train/stage2_loss.png",
+    log:
+        "logs/train_stage2/train_stage2.log",
+    benchmark:
+        "benchmarks/train_stage2/train_stage2.tsv"
+    params:
+        stage=2,
+        base="results/models/rv1",
+        settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
+        video=config["video"],
+        checkpoints="results/train/checkpoints/stage2",
+        code=code_version("train.py", "losses.py", "prompts.py", "mining.py", "backends/transformers_backend.py", "video.py"),
+    threads: 2
+    resources:
+        gpu=8,
+        mem_mb=lambda wildcards, attempt: 256000 * attempt,
+        runtime=lambda wildcards, attempt: 1440 * attempt,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/train.py"

@@ -1,0 +1,73 @@
+"""Stage 2 losses against values derived by hand in the test (never by calling the function under test)."""
+
+import math
+
+import pytest
+import torch
+
+from rankvideo.losses import LossConfig, caption_loss, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
+
+
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+def bce(x, y):
+    """-(y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) = softplus(x) - y x."""
+    return softplus(x) - y * x
+
+
+S = [2.0, -1.0, 0.5]  # positive first, then two negatives
+
+
+def test_pairwise_by_hand():
+    z = [s / 10 for s in S]
+    expected = -(z[0] - math.log(sum(math.exp(v) for v in z)))
+    assert pairwise_loss(torch.tensor(S), tau=10).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_pairwise_when_the_positive_already_wins_by_far():
+    loss = pairwise_loss(torch.tensor([60.0, -40.0, -40.0]), tau=10).item()
+    expected = math.log(1 + 2 * math.exp(-10))  # -log(e^6 / (e^6 + 2e^-4))
+    assert loss == pytest.approx(expected, abs=1e-6) and loss < 1e-4
+
+
+def test_teacher_by_hand_and_with_a_missing_probability():
+    p = [0.9, 0.2, float("nan")]
+    expected = (bce(2.0 / 5, 0.9) + bce(-1.0 / 5, 0.2)) / 2  # the NaN candidate is left out of the mean
+    assert teacher_loss(torch.tensor(S), torch.tensor(p), tau=5).item() == pytest.approx(expected, rel=1e-6)
+    none = teacher_loss(torch.tensor(S, requires_grad=True), torch.tensor([float("nan")] * 3), tau=5)
+    assert none.item() == 0.0 and none.requires_grad
+
+
+def test_pointwise_by_hand():
+    labels = torch.tensor([1, 0, 0])
+    expected = (1.0 * bce(2.0, 1.0) + 0.5 * bce(-1.0, 0.1) + 0.5 * bce(0.5, 0.1)) / 3
+    got = pointwise_loss(torch.tensor(S), labels, tau=1, soft_negative_target=0.1, negative_weight=0.5)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_total_and_ablations():
+    labels, p = torch.tensor([1, 0, 0]), torch.tensor([0.9, 0.2, 0.1])
+    pair = -(0.2 - math.log(math.exp(0.2) + math.exp(-0.1) + math.exp(0.05)))
+    point = (bce(2.0, 1.0) + 0.5 * bce(-1.0, 0.1) + 0.5 * bce(0.5, 0.1)) / 3
+    teacher = (bce(0.4, 0.9) + bce(-0.2, 0.2) + bce(0.1, 0.1)) / 3
+    total, parts = stage2_loss(torch.tensor(S), labels, p, LossConfig())
+    assert total.item() == pytest.approx(pair + 5 * teacher + 0.5 * point, rel=1e-6)
+    assert parts == pytest.approx({"pair": pair, "point": point, "teacher": teacher}, rel=1e-6)
+    only_pair, parts = stage2_loss(torch.tensor(S), labels, p, LossConfig(terms=("pair",)))
+    assert only_pair.item() == pytest.approx(pair, rel=1e-6) and set(parts) == {"pair"}
+    p_pt, _ = stage2_loss(torch.tensor(S), labels, p, LossConfig(terms=("pair", "point")))
+    assert p_pt.item() == pytest.approx(pair + 0.5 * point, rel=1e-6)
+
+
+def test_group_order_is_checked():
+    with pytest.raises(ValueError, match="must be \\[positive, negatives...\\]"):
+        stage2_loss(torch.tensor(S), torch.tensor([0, 1, 0]), torch.tensor([0.5] * 3), LossConfig())
+
+
+def test_caption_loss_counts_caption_tokens_only():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.2, 0.2, 0.6]]))
+    labels = torch.tensor([-100, -100, 1, 2])  # prompt, prompt, caption, caption
+    expected = -(math.log(0.8) + math.log(0.4)) / 2  # position t predicts token t+1
+    assert caption_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)

@@ -1,0 +1,28 @@
+"""Rule extract_asr: transcripts of one shard; a video without audio gets an empty transcript and a reason."""
+
+from rankvideo.corpus import shard_records
+from rankvideo.extract.asr import load_asr
+from rankvideo.extract.records import extract_each, write_jsonl
+from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.manifest import write_skips
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, sm.params.n_shards)
+    rows, skips = [], []
+    if videos:
+        asr = load_asr(sm.params.backend, sm.params.model)
+
+        def read(video):
+            if video.metadata.get("has_audio") == "0":
+                return {"text": "", "language": "", "error": "no audio stream: empty transcript"}
+            transcript = asr.transcribe(video.path)
+            return {"text": transcript.text, "language": transcript.language}
+
+        rows, skips = extract_each(videos, "asr", asr.name, read)
+    write_jsonl(sm.output.rows, rows)
+    write_skips(sm.output.skipped, skips)
+
+
+run_script(main, snakemake)  # noqa: F821

@@ -1,0 +1,25 @@
+"""Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
+
+from rankvideo.backends.transformers_backend import VideoSettings
+from rankvideo.corpus import shard_records
+from rankvideo.extract.captions import load_captioner
+from rankvideo.extract.records import extract_each, write_jsonl
+from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.manifest import write_skips
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    p = sm.params
+    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, p.n_shards)
+    rows, skips = [], []
+    if videos:
+        video = VideoSettings(p.video["fps"], p.video["max_frames_stage1"], p.video["min_pixels"], p.video["max_pixels"],
+                              p.video["image_patch_size"])
+        captioner = load_captioner(p.model, p.backend, video, p.max_tokens)
+        rows, skips = extract_each(videos, "caption", p.model, lambda v: {"text": captioner.caption(v.path)})
+    write_jsonl(sm.output.rows, rows)
+    write_skips(sm.output.skipped, skips)
+
+
+run_script(main, snakemake)  # noqa: F821

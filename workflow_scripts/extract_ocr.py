@@ -1,0 +1,21 @@
+"""Rule extract_ocr: on-screen text of one shard with Tesseract."""
+
+from rankvideo.corpus import shard_records
+from rankvideo.extract.ocr import TesseractOcr
+from rankvideo.extract.records import extract_each, write_jsonl
+from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.manifest import write_skips
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, sm.params.n_shards)
+    rows, skips = [], []
+    if videos:
+        ocr = TesseractOcr(sm.params.languages, sm.params.fps, sm.params.max_frames)
+        rows, skips = extract_each(videos, "ocr", ocr.name, lambda video: {"text": ocr.read(video.path)})
+    write_jsonl(sm.output.rows, rows)
+    write_skips(sm.output.skipped, skips)
+
+
+run_script(main, snakemake)  # noqa: F821

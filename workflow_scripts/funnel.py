@@ -1,0 +1,39 @@
+"""Rule funnel: counts after every data-synthesis step, as JSON and Markdown."""
+
+import json
+
+from rankvideo.extract.records import read_jsonl
+from rankvideo.formats.queries import read_queries
+from rankvideo.fsutil import atomic_write_text
+from rankvideo.funnel import funnel_counts, funnel_markdown
+from rankvideo.manifest import read_skips
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    i = sm.input
+    records = [r for path in i.records for r in read_jsonl(path)]
+    provenance = read_jsonl(i.provenance)
+    filtered = read_skips(i.filtered_out)
+    dropped = read_skips(i.dropped)
+    counts = funnel_counts(
+        records=records,
+        written=[r for path in i.generated for r in read_jsonl(path)],
+        n_malformed=sum(1 for path in i.generated_skips for s in read_skips(path) if "attempts" in s.reason),
+        n_after_dedup=sum(1 for r in provenance if r["source"] == "synthetic"),
+        n_human=sum(1 for r in provenance if r["source"] == "human"),
+        n_retrieved=len(read_queries(i.queries)),
+        n_after_a=len(read_queries(i.queries)) - sum(1 for s in filtered if s.reason.startswith("filter a")),
+        n_after_b=len(read_jsonl(i.candidates)),
+        judgments=read_jsonl(i.judgments),
+        partitions=read_jsonl(i.partition),
+        n_misjudged=sum(1 for s in dropped if "misjudged" in s.reason),
+        n_few_trusted=sum(1 for s in dropped if "trusted" in s.reason),
+        stage1=read_jsonl(i.stage1),
+        stage2=read_jsonl(i.stage2),
+    )
+    atomic_write_text(sm.output.json, json.dumps(counts, indent=1) + "\n")
+    atomic_write_text(sm.output.md, funnel_markdown(counts))
+
+
+run_script(main, snakemake)  # noqa: F821

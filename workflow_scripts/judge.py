@@ -1,0 +1,25 @@
+"""Rule judge: the teacher's margin for every candidate pair, over caption + ASR."""
+
+import logging
+
+from rankvideo.extract.records import read_jsonl, write_jsonl
+from rankvideo.formats.queries import read_queries
+from rankvideo.mining import Candidate, judge, judgment_rows
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    p = sm.params
+    candidates = [Candidate(r["query_id"], r["positive"], r["positive_score"], [tuple(n) for n in r["negatives"]])
+                  for r in read_jsonl(sm.input.candidates)]
+    records = {r["video_id"]: r for path in sm.input.records for r in read_jsonl(path)}
+    judgments = []
+    if candidates:
+        from rankvideo.textllm import TextLLM
+
+        judgments = judge(TextLLM(p.model), candidates, read_queries(sm.input.queries), records, p.mode, p.max_reasoning_tokens)
+    logging.info("%d pairs judged", len(judgments))
+    write_jsonl(sm.output[0], judgment_rows(judgments))
+
+
+run_script(main, snakemake)  # noqa: F821
