@@ -42,6 +42,23 @@ def resolve_video_paths(video_ids: Sequence[str], video_dir: str | None = None, 
     return found
 
 
+def model_fingerprint(model: str) -> str:
+    """Identity of a model for resuming: a local folder by its files' names, sizes and mtimes; a hub id by name.
+
+    A retrained model in the same folder must never resume from the old model's scores.
+    """
+    import hashlib
+
+    folder = Path(model)
+    if not folder.is_dir():
+        return model
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return f"{model}@{digest.hexdigest()[:16]}"
+
+
 def read_progress(out_dir: Path, settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Videos already scored by an interrupted run with the same settings; a torn last line is dropped."""
     progress, recorded = out_dir / PROGRESS, out_dir / SETTINGS
@@ -151,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reranker = VLMReranker(args.model, cache_dir=args.cache_dir, backend=args.backend, fps=args.fps, max_frames=args.max_frames,
                            min_pixels=args.min_pixels, max_pixels=args.max_pixels, prompt_format=args.prompt_format,
                            batch_size=args.batch_size)
-    settings = {"model": args.model, "prompt_format": reranker.prompt_format, "fps": args.fps, "max_frames": args.max_frames,
+    settings = {"model": model_fingerprint(args.model), "prompt_format": reranker.prompt_format, "fps": args.fps, "max_frames": args.max_frames,
                 "min_pixels": args.min_pixels, "max_pixels": args.max_pixels, "backend": args.backend}
     results = rerank_videos(reranker, video2queries, queries, paths, args.output_dir, settings)
     n_scored, n_failed = write_outputs(results, args.output_dir, args.tag)

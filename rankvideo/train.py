@@ -264,11 +264,16 @@ def write_history(history: Sequence[Mapping[str, Any]], jsonl: str | Path, plot:
     import matplotlib.pyplot as plt
 
     names = [k for k in history[0] if k not in ("step", "epoch", "lr")]
+    steps = [r["step"] for r in history]
+    window = max(1, len(history) // 20)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for name in names:
-        ax.plot([r["step"] for r in history], [r[name] for r in history], label=name, linewidth=1.2)
+        values = [r[name] for r in history]
+        line, = ax.plot(steps, values, linewidth=0.6, alpha=0.3)
+        smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1]) for i in range(len(values))]
+        ax.plot(steps, smooth, color=line.get_color(), linewidth=1.8, label=f"{name} (mean of last {window} steps)")
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (per step, mean over its examples)")
+    ax.set_ylabel("loss (per step: faint; running mean: bold)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -62,3 +62,8 @@ def extraction_records():
 
 def needs_extraction():
     return any(f in ("asr", "ocr", "caption") for f in FIRST_STAGE["text_fields"])
+
+
+def model_path(model):
+    """The model as a job sees it: its input folder when this workflow builds it, else its name (a hub id)."""
+    return lambda wildcards, input: input.model[0] if local_model(model) else model

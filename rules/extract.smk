@@ -65,7 +65,7 @@ rule extract_captions:
     benchmark:
         "benchmarks/extract_captions/{shard}.tsv"
     params:
-        model=config["models"]["captioner"],
+        model=model_path(config["models"]["captioner"]),
         backend=config["extract"]["caption_backend"],
         max_tokens=config["extract"]["caption_max_tokens"],
         video=config["video"],

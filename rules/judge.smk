@@ -14,7 +14,7 @@ rule judge:
     benchmark:
         "benchmarks/judge/judge.tsv"
     params:
-        model=config["models"]["teacher"],
+        model=model_path(config["models"]["teacher"]),
         mode=config["judge"]["mode"],
         max_reasoning_tokens=config["judge"]["max_reasoning_tokens"],
         code=code_version("mining.py", "textllm.py"),

@@ -28,7 +28,7 @@ rule synthesize_queries:
     benchmark:
         "benchmarks/synthesize_queries/{shard}.tsv"
     params:
-        model=config["models"]["query_writer"],
+        model=model_path(config["models"]["query_writer"]),
         variants=config["synthesis"]["variants"],
         retries=config["synthesis"]["retries"],
         max_new_tokens=config["synthesis"]["max_new_tokens"],

@@ -17,7 +17,7 @@ rule train_stage1:
         "benchmarks/train_stage1/train_stage1.tsv"
     params:
         stage=1,
-        base=config["models"]["base"],
+        base=model_path(config["models"]["base"]),
         settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage1",
@@ -47,7 +47,7 @@ rule train_stage2:
         "benchmarks/train_stage2/train_stage2.tsv"
     params:
         stage=2,
-        base="results/models/rv1",
+        base=lambda wildcards, input: input.model,
         settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage2",

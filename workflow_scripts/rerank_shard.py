@@ -8,7 +8,7 @@ from rankvideo.formats.queries import read_queries
 from rankvideo.formats.video2queries import read_video2queries
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.fsutil import atomic_write_text
-from rankvideo.rerank import rerank_videos
+from rankvideo.rerank import model_fingerprint, rerank_videos
 from rankvideo.workflow import run_script
 
 
@@ -26,7 +26,7 @@ def main(sm) -> None:
                                min_pixels=video["min_pixels"], max_pixels=video["max_pixels"],
                                prompt_format=p.prompt_format, batch_size=p.batch_size)
         paths = {r.video_id: r.path for r in read_video_sheet(sm.input.videos)}
-        settings = {"model": p.model, "prompt_format": p.prompt_format, "video": dict(video), "code": p.code}
+        settings = {"model": model_fingerprint(p.model), "prompt_format": p.prompt_format, "video": dict(video), "code": p.code}
         results = rerank_videos(reranker, mine, queries, {v: paths.get(v) for v in mine}, p.work_dir, settings)
     logging.info("shard %s: %d videos", sm.wildcards.shard, len(results))
     atomic_write_text(sm.output[0], json.dumps(results) + "\n")
