@@ -1,7 +1,7 @@
 """Stage 2 losses (paper §4.2, eqs. 3-7) as pure functions of one query group's scores.
 
 A group is one query's candidates: index 0 the positive, then K negatives. Scores are
-s = logit(yes) - logit(no) (paper eq. 2), from rankvideo.prompts.relevance_score.
+s = logit(yes) - logit(no) (paper eq. 2), from rankvideo.prompts.yes_no_logits as inference reads it.
 """
 
 from __future__ import annotations

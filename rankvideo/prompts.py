@@ -9,6 +9,11 @@ Upstream's worst defect was a trainer that prompted and scored differently from 
 - `paper`: the video before the query, the assistant turn forced to begin with `<answer>`, score =
   logit("yes") - logit("no") at that position (paper eq. 2). The system prompt and the video are a
   query-independent prefix, so its KV cache serves every query of the video.
+- `qwen3-vl-reranker`: the Qwen3-Reranker template (instruction, query, then the video as the
+  document; empty think block) for the QVL-R baseline; score = logit("yes") - logit("no") at the end.
+
+A reasoning model (QVL-T) uses the `paper` prompt without the forced `<answer>`: it writes its
+reasoning first and the score is read after the `<answer>` that follows it (`reasoning_prompt`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-FORMATS = ("upstream", "paper")
+FORMATS = ("upstream", "paper", "qwen3-vl-reranker")
 VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
 SYSTEM_UPSTREAM = (
     "You are a helpful assistant specialized in video and text understanding. Given a text query and a video, "
@@ -29,6 +34,10 @@ USER_UPSTREAM = "Query: {query}\nIs the video relevant to the query? Respond wit
 SYSTEM_PAPER = SYSTEM_UPSTREAM.rstrip()
 USER_PAPER = USER_UPSTREAM
 ANSWER_PREFIX = "<answer>"
+# The Qwen3-Reranker template (Qwen3-VL-Reranker's text counterpart), with the video as the document.
+SYSTEM_QWEN_RERANKER = ('Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
+                        'Note that the answer can only be "yes" or "no".')
+USER_QWEN_RERANKER = "<Instruct>: Given a search query, retrieve relevant videos that answer the query\n<Query>: {query}\n<Document>: "
 # Paper Figure 11 (Stage 1 perception SFT): the target is `<think>{caption}</think>`.
 SYSTEM_CAPTION = ("You are a helpful assistant specialized in video and text understanding. Given a video, your task is to "
                   "produce an accurate caption. Respond within <think></think>")
@@ -47,7 +56,7 @@ def _turn(role: str, content: str) -> str:
 
 def shared_prefix(fmt: str) -> str | None:
     """The query-independent start of every prompt, video included; None where the query comes first."""
-    if check_format(fmt) == "upstream":
+    if check_format(fmt) != "paper":
         return None
     return _turn("system", SYSTEM_PAPER) + "<|im_start|>user\n" + VIDEO_PLACEHOLDER
 
@@ -57,7 +66,15 @@ def render(fmt: str, query: str) -> str:
     if check_format(fmt) == "upstream":
         user = USER_UPSTREAM.format(query=query) + VIDEO_PLACEHOLDER
         return _turn("system", SYSTEM_UPSTREAM) + _turn("user", user) + "<|im_start|>assistant\n"
+    if fmt == "qwen3-vl-reranker":
+        user = USER_QWEN_RERANKER.format(query=query) + VIDEO_PLACEHOLDER
+        return _turn("system", SYSTEM_QWEN_RERANKER) + _turn("user", user) + "<|im_start|>assistant\n<think>\n\n</think>\n\n"
     return shared_prefix(fmt) + USER_PAPER.format(query=query) + "<|im_end|>\n<|im_start|>assistant\n" + ANSWER_PREFIX
+
+
+def reasoning_prompt(query: str) -> str:
+    """The `paper` prompt left open for a reasoning model to think before it answers."""
+    return render("paper", query).removesuffix(ANSWER_PREFIX)
 
 
 def query_suffix(fmt: str, query: str) -> str:
@@ -77,11 +94,6 @@ def caption_target(caption: str) -> str:
     return f"<think>{caption}</think><|im_end|>"
 
 
-def answer_target(label: int) -> str:
-    """The training target that follows a `paper` prompt."""
-    return ("yes" if label else "no") + "</answer><|im_end|>"
-
-
 @dataclass(frozen=True)
 class AnswerIds:
     yes: tuple[int, ...]
@@ -91,10 +103,11 @@ class AnswerIds:
 def answer_ids(tokenizer, fmt: str) -> AnswerIds:
     """Token ids whose logits make the score.
 
-    `paper`: the single tokens "yes" and "no" (asserted to be single tokens). `upstream`: every
-    vocabulary entry that lower-cases to "yes" / "no" once stripped, as upstream's allowed_token_ids.
+    `paper`, `qwen3-vl-reranker`: the single tokens "yes" and "no" (asserted to be single tokens).
+    `upstream`: every vocabulary entry that lower-cases to "yes" / "no" once stripped, as upstream's
+    allowed_token_ids.
     """
-    if check_format(fmt) == "paper":
+    if check_format(fmt) != "upstream":
         ids = []
         for word in ("yes", "no"):
             encoded = tokenizer.encode(word, add_special_tokens=False)
@@ -120,9 +133,3 @@ def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, t
     yes = torch.logsumexp(logits[..., list(ids.yes)].float(), dim=-1)
     no = torch.logsumexp(logits[..., list(ids.no)].float(), dim=-1)
     return yes, no
-
-
-def relevance_score(logits: torch.Tensor, ids: AnswerIds) -> torch.Tensor:
-    """s(q, v) = logit(yes) - logit(no): the score training optimises and inference ranks by."""
-    yes, no = yes_no_logits(logits, ids)
-    return yes - no

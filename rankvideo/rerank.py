@@ -146,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--video-sheet", help="video sheet TSV mapping video_id to path (instead of --video-dir)")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--backend", choices=("transformers", "vllm"), default="transformers")
-    p.add_argument("--prompt-format", choices=("upstream", "paper"), help="default: the model's recorded format, else upstream")
+    p.add_argument("--prompt-format", choices=("upstream", "paper", "qwen3-vl-reranker"),
+                   help="default: the model's recorded format, else upstream")
+    p.add_argument("--max-reasoning-tokens", type=int, default=0, help="> 0: a reasoning model (QVL-T) thinks first")
     p.add_argument("--fps", type=float, default=2.0)
     p.add_argument("--max-frames", type=int, default=24)
     p.add_argument("--min-pixels", type=int, default=128 * 32 * 32)
@@ -167,9 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = resolve_video_paths(list(video2queries), args.video_dir, args.video_sheet)
     reranker = VLMReranker(args.model, cache_dir=args.cache_dir, backend=args.backend, fps=args.fps, max_frames=args.max_frames,
                            min_pixels=args.min_pixels, max_pixels=args.max_pixels, prompt_format=args.prompt_format,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, max_reasoning_tokens=args.max_reasoning_tokens)
     settings = {"model": model_fingerprint(args.model), "prompt_format": reranker.prompt_format, "fps": args.fps, "max_frames": args.max_frames,
-                "min_pixels": args.min_pixels, "max_pixels": args.max_pixels, "backend": args.backend}
+                "min_pixels": args.min_pixels, "max_pixels": args.max_pixels, "backend": args.backend,
+                "max_reasoning_tokens": args.max_reasoning_tokens}
     results = rerank_videos(reranker, video2queries, queries, paths, args.output_dir, settings)
     n_scored, n_failed = write_outputs(results, args.output_dir, args.tag)
     log.info("%d pairs scored, %d failed (see %s)", n_scored, n_failed, Path(args.output_dir) / "failed.tsv")

@@ -51,7 +51,7 @@ class VLMReranker:
     def __init__(self, model_path: str, cache_dir: str | None = None, backend: str = "transformers", fps: float = 2.0,
                  max_frames: int = 24, min_pixels: int = UPSTREAM_FRAME_PIXELS, max_pixels: int = UPSTREAM_FRAME_PIXELS,
                  prompt_format: str | None = None, batch_size: int = 16, device: str | None = None,
-                 trust_remote_code: bool = False, **backend_kwargs: Any):
+                 trust_remote_code: bool = False, max_reasoning_tokens: int = 0, **backend_kwargs: Any):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
         self.prompt_format = check_format(prompt_format or model_prompt_format(model_path))
@@ -60,12 +60,13 @@ class VLMReranker:
             from rankvideo.backends.transformers_backend import TransformersBackend
 
             self.backend = TransformersBackend(model_path, self.prompt_format, video, device=device, batch_size=batch_size,
-                                               cache_dir=cache_dir, trust_remote_code=trust_remote_code, **backend_kwargs)
+                                               cache_dir=cache_dir, trust_remote_code=trust_remote_code,
+                                               max_reasoning_tokens=max_reasoning_tokens, **backend_kwargs)
         else:
             from rankvideo.backends.vllm_backend import VLLMBackend
 
-            self.backend = VLLMBackend(model_path, self.prompt_format, video, cache_dir=cache_dir,
-                                       trust_remote_code=trust_remote_code, **backend_kwargs)
+            self.backend = VLLMBackend(model_path, self.prompt_format, video, cache_dir=cache_dir, trust_remote_code=trust_remote_code,
+                                       max_reasoning_tokens=max_reasoning_tokens, **backend_kwargs)
 
     def score_video(self, video_path: str | Path, queries: Sequence[str]) -> list[dict[str, Any]]:
         """Score every query against one video, decoding and encoding the video once."""

@@ -77,9 +77,9 @@ class TextLLM:
                                                           trust_remote_code=trust_remote_code).to(self.device).eval()
         self.name = model_path
 
-    def chat_prompt(self, system: str, user: str, assistant_prefix: str = "") -> str:
+    def chat_prompt(self, system: str, user: str) -> str:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + assistant_prefix
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def _by_length(self, prompts: Sequence[str], batch_size: int) -> list[list[int]]:
         """Batches of prompt indices of similar token length, so little compute is spent on padding."""

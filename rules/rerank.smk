@@ -48,6 +48,7 @@ rule rerank_shard:
     params:
         model=lambda wildcards: RERANKERS[wildcards.reranker]["model"],
         prompt_format=lambda wildcards: RERANKERS[wildcards.reranker]["prompt_format"],
+        max_reasoning_tokens=lambda wildcards: RERANKERS[wildcards.reranker].get("max_reasoning_tokens", 0),
         backend=config["rerank"]["backend"],
         batch_size=config["rerank"]["batch_size"],
         video=config["video"],

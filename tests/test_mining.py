@@ -2,7 +2,7 @@
 
 import pytest
 
-from rankvideo.mining import (Candidate, Judgment, filter_queries, partition, sample_negatives, stage1_rows, stage2_rows)
+from rankvideo.mining import (Judgment, filter_queries, partition, sample_negatives, stage1_rows, stage2_rows)
 from rankvideo.synthesis import SyntheticQuery, deduplicate, evidence, parse_query, synthesize
 
 

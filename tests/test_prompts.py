@@ -1,11 +1,13 @@
 """One prompt module for training and inference: formats, answer tokens, and the shared prefix."""
 
+import math
+
 import pytest
 import torch
 from transformers import AutoTokenizer
 
-from rankvideo.prompts import (ANSWER_PREFIX, SYSTEM_UPSTREAM, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, answer_target,
-                               query_suffix, relevance_score, render, shared_prefix)
+from rankvideo.prompts import (ANSWER_PREFIX, SYSTEM_UPSTREAM, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, query_suffix,
+                               reasoning_prompt, render, shared_prefix, yes_no_logits)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,13 @@ def test_paper_format_puts_the_video_first_and_ends_at_the_answer_tag():
     assert shared_prefix("paper").endswith(VIDEO_PLACEHOLDER)
 
 
+def test_qwen3_vl_reranker_and_reasoning_prompts():
+    text = render("qwen3-vl-reranker", "dog running")
+    assert text.index("<Query>: dog running") < text.index(VIDEO_PLACEHOLDER)
+    assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n") and shared_prefix("qwen3-vl-reranker") is None
+    assert reasoning_prompt("dog running") + ANSWER_PREFIX == render("paper", "dog running")
+
+
 def test_unknown_format_is_rejected():
     with pytest.raises(ValueError, match="unknown prompt format 'mine'"):
         render("mine", "q")
@@ -40,9 +49,9 @@ def test_paper_answer_tokens_are_single_and_follow_the_prompt(tokenizer):
     ids = answer_ids(tokenizer, "paper")
     assert tokenizer.convert_ids_to_tokens([ids.yes[0], ids.no[0]]) == ["yes", "no"]
     prompt = tokenizer(render("paper", "a red ball"), add_special_tokens=False)["input_ids"]
-    for label, answer in ((1, ids.yes[0]), (0, ids.no[0])):
-        full = tokenizer(render("paper", "a red ball") + answer_target(label), add_special_tokens=False)["input_ids"]
-        assert full[: len(prompt) + 1] == prompt + [answer]  # the trained token is the scored token
+    for word, answer in (("yes", ids.yes[0]), ("no", ids.no[0])):
+        full = tokenizer(render("paper", "a red ball") + word + "</answer>", add_special_tokens=False)["input_ids"]
+        assert full[: len(prompt) + 1] == prompt + [answer]  # the model's answer token is the scored token
 
 
 def test_upstream_answer_ids_are_every_case_variant(tokenizer):
@@ -54,7 +63,8 @@ def test_upstream_answer_ids_are_every_case_variant(tokenizer):
 
 def test_score_is_logit_difference_or_logsumexp_over_variants():
     logits = torch.tensor([[0.0, 2.0, -1.0, 0.5, 3.0]])
-    assert relevance_score(logits, AnswerIds((1,), (2,))).item() == pytest.approx(3.0)
-    lse_yes = torch.logsumexp(torch.tensor([2.0, 0.5]), 0).item()
-    lse_no = torch.logsumexp(torch.tensor([-1.0, 3.0]), 0).item()
-    assert relevance_score(logits, AnswerIds((1, 3), (2, 4))).item() == pytest.approx(lse_yes - lse_no)
+    yes, no = yes_no_logits(logits, AnswerIds((1,), (2,)))
+    assert (yes.item(), no.item()) == pytest.approx((2.0, -1.0))
+    yes, no = yes_no_logits(logits, AnswerIds((1, 3), (2, 4)))
+    assert yes.item() == pytest.approx(math.log(math.exp(2.0) + math.exp(0.5)))
+    assert no.item() == pytest.approx(math.log(math.exp(-1.0) + math.exp(3.0)))

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from rankvideo import VLMReranker
 from rankvideo.backends.vllm_backend import build_request, parse_answer_logprobs
@@ -18,7 +19,7 @@ def video(demo_corpus, vid):
     return str(demo_corpus / "videos" / f"{vid}.mp4")
 
 
-@pytest.mark.parametrize("fmt", ["paper", "upstream"])
+@pytest.mark.parametrize("fmt", ["paper", "upstream", "qwen3-vl-reranker"])
 def test_shared_encoding_equals_naive_scoring(spread_model, demo_corpus, fmt):
     reranker = VLMReranker(str(spread_model), prompt_format=fmt, batch_size=2, **SMALL)  # 5 queries: 3 batches
     for vid in ("v001", "v014"):
@@ -57,6 +58,25 @@ def test_prompt_format_comes_from_the_model_folder(spread_model, tmp_path):
     assert json.loads((spread_model / "rankvideo.json").read_text())["prompt_format"] == "paper"
     assert VLMReranker(str(spread_model), **SMALL).prompt_format == "paper"
     assert VLMReranker(str(spread_model), prompt_format="upstream", **SMALL).prompt_format == "upstream"
+
+
+def test_reasoning_reranker_scores_after_its_own_reasoning(spread_model, demo_corpus):
+    """QVL-T: it writes its reasoning, then the score is read after the <answer> that follows it."""
+    from rankvideo.prompts import reasoning_prompt
+
+    reranker = VLMReranker(str(spread_model), max_reasoning_tokens=3, **SMALL)
+    path = video(demo_corpus, "v001")
+    got = reranker.score_video(path, QUERIES[:2])
+    backend = reranker.backend
+    sampled = backend.video.sample(path)
+    for query, result in zip(QUERIES[:2], got):
+        prompt = reasoning_prompt(query)
+        thought = backend.generate_text(sampled, prompt, 3).split("<answer>")[0]
+        with torch.no_grad():
+            yes, no = backend.prompt_logits(sampled, prompt + thought + "<answer>")
+        assert result["logit_delta"] == pytest.approx(float(yes - no), abs=1e-5)
+    with pytest.raises(ValueError, match="use prompt_format 'paper'"):
+        VLMReranker(str(spread_model), prompt_format="upstream", max_reasoning_tokens=3, **SMALL)
 
 
 def test_unknown_backend_is_rejected(spread_model):

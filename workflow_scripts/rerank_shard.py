@@ -24,9 +24,10 @@ def main(sm) -> None:
         video = p.video
         reranker = VLMReranker(p.model, backend=p.backend, fps=video["fps"], max_frames=video["max_frames_stage2"],
                                min_pixels=video["min_pixels"], max_pixels=video["max_pixels"],
-                               prompt_format=p.prompt_format, batch_size=p.batch_size)
+                               prompt_format=p.prompt_format, batch_size=p.batch_size, max_reasoning_tokens=p.max_reasoning_tokens)
         paths = {r.video_id: r.path for r in read_video_sheet(sm.input.videos)}
-        settings = {"model": model_fingerprint(p.model), "prompt_format": p.prompt_format, "video": dict(video), "code": p.code}
+        settings = {"model": model_fingerprint(p.model), "prompt_format": p.prompt_format, "video": dict(video), "code": p.code,
+                    "max_reasoning_tokens": p.max_reasoning_tokens}
         results = rerank_videos(reranker, mine, queries, {v: paths.get(v) for v in mine}, p.work_dir, settings)
     logging.info("shard %s: %d videos", sm.wildcards.shard, len(results))
     atomic_write_text(sm.output[0], json.dumps(results) + "\n")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from rankvideo.prompts import VIDEO_PLACEHOLDER, AnswerIds, answer_ids, render, shared_prefix, yes_no_logits
+from rankvideo.prompts import (ANSWER_PREFIX, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, query_suffix, reasoning_prompt, render,
+                               shared_prefix, yes_no_logits)
 from rankvideo.video import SampledVideo, sample_video
 
 
@@ -55,7 +56,7 @@ def video_metadata(sampled: SampledVideo):
 class TransformersBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, cache_dir: str | None = None,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool = False, max_reasoning_tokens: int = 0):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -69,6 +70,9 @@ class TransformersBackend:
         self.video = video
         self.batch_size = batch_size
         self.ids: AnswerIds = answer_ids(self.tokenizer, prompt_format)
+        if max_reasoning_tokens and prompt_format != "paper":
+            raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
+        self.max_reasoning_tokens = max_reasoning_tokens
 
     # --- inputs ------------------------------------------------------------------------------
 
@@ -120,8 +124,19 @@ class TransformersBackend:
     # --- scoring -----------------------------------------------------------------------------
 
     def score_sampled(self, sampled: SampledVideo, queries: Sequence[str]) -> list[tuple[float, float]]:
-        """(yes, no) logits of every query on one decoded video: encode once, then score."""
+        """(yes, no) logits of every query on one decoded video: encode once, then score (a reasoning
+        model first writes its reasoning for each query, then is scored after it)."""
+        if self.max_reasoning_tokens:
+            return [self.reasoned_logits(sampled, q) for q in queries]
         return self.score_encoded(self.encode_video(sampled), queries)
+
+    @torch.no_grad()
+    def reasoned_logits(self, sampled: SampledVideo, query: str) -> tuple[float, float]:
+        """QVL-T: generate reasoning up to `<answer>` (or the token budget), then read yes/no after `<answer>`."""
+        prompt = reasoning_prompt(query)
+        thought = self.generate_text(sampled, prompt, self.max_reasoning_tokens).split(ANSWER_PREFIX)[0]
+        yes, no = self.prompt_logits(sampled, prompt + thought + ANSWER_PREFIX)
+        return float(yes), float(no)
 
     @torch.no_grad()
     def score_encoded(self, encoded: EncodedVideo, queries: Sequence[str]) -> list[tuple[float, float]]:
@@ -154,7 +169,7 @@ class TransformersBackend:
 
     def _suffixes(self, encoded: EncodedVideo, queries: list[str]) -> torch.Tensor:
         n, prefix_len = len(queries), len(encoded.prefix_ids)
-        suffix_ids, _, lengths = self._pad([self._text_ids(render(self.prompt_format, q)[len(shared_prefix(self.prompt_format)):]) for q in queries])
+        suffix_ids, _, lengths = self._pad([self._text_ids(query_suffix(self.prompt_format, q)) for q in queries])
         full = torch.cat([torch.tensor([encoded.prefix_ids] * n, device=self.device), suffix_ids], dim=1)
         mask = torch.cat([torch.ones(n, prefix_len, dtype=torch.long, device=self.device),
                           (torch.arange(suffix_ids.shape[1], device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None]).long()], dim=1)
@@ -174,12 +189,16 @@ class TransformersBackend:
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
-    def pair_logits(self, sampled: SampledVideo, query: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(yes, no) logits of one pair in one forward, differentiable: Stage 2 trains on exactly this."""
-        inputs = self.processor_inputs([render(self.prompt_format, query)], sampled).to(self.device)
+    def prompt_logits(self, sampled: SampledVideo, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(yes, no) logits at the end of `prompt` (which holds the video once), in one differentiable forward."""
+        inputs = self.processor_inputs([prompt], sampled).to(self.device)
         inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
         logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]
         return yes_no_logits(logits, self.ids)
+
+    def pair_logits(self, sampled: SampledVideo, query: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(yes, no) logits of one pair in one forward: Stage 2 trains on exactly this."""
+        return self.prompt_logits(sampled, render(self.prompt_format, query))
 
     @torch.no_grad()
     def score_naive(self, video_path: str | Path, query: str) -> tuple[float, float]:

@@ -53,9 +53,11 @@ def parse_answer_logprobs(logprobs: Mapping[int, Any] | None, ids: AnswerIds) ->
 class VLLMBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, cache_dir: str | None = None,
                  trust_remote_code: bool = False, max_model_len: int = 16384, gpu_memory_utilization: float = 0.9,
-                 tensor_parallel_size: int = 1):
+                 tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0):
         from vllm import LLM, SamplingParams
 
+        if max_reasoning_tokens:
+            raise NotImplementedError("reasoning rerankers (QVL-T) run on the transformers backend; the vLLM backend scores directly")
         self.llm = LLM(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code,
                        enable_prefix_caching=True, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
                        tensor_parallel_size=tensor_parallel_size, limit_mm_per_prompt={"image": 0, "video": 1},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,17 @@ def read_text(path: str | Path) -> str:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise FormatError(path, line, f"not valid UTF-8 ({err.reason} at byte {err.start}); re-save the file as UTF-8") from None
+
+
+def read_json_object(path: str | Path, shape: str) -> dict:
+    """A JSON file whose top level must be an object; `shape` describes it in the error message."""
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise FormatError(path, None, f"expected a JSON object {shape}")
+    return data
 
 
 def iter_fields(path: str | Path, n_fields: int | None = None, sep: str = "\t") -> Iterator[tuple[int, list[str]]]:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from rankvideo.formats.errors import FormatError, check_known, iter_fields, read_text
+from rankvideo.formats.errors import FormatError, check_known, iter_fields, read_json_object
 from rankvideo.fsutil import atomic_write
 
 Run = dict[str, dict[str, float]]
@@ -53,12 +53,7 @@ def write_trec_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag
 
 def read_json_run(path: str | Path, query_ids: set[str] | None = None, doc_ids: set[str] | None = None) -> Run:
     path = Path(path)
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
-    if not isinstance(data, dict):
-        raise FormatError(path, None, "expected a JSON object {query_id: {video_id: score}}")
+    data = read_json_object(path, "{query_id: {video_id: score}}")
     run: Run = {}
     for qid, scores in data.items():
         check_known(path, None, "query id", qid, query_ids)

@@ -6,18 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rankvideo.formats.errors import FormatError, check_known, read_text
+from rankvideo.formats.errors import FormatError, check_known, read_json_object
 from rankvideo.fsutil import atomic_write
 
 
 def read_video2queries(path: str | Path, query_ids: set[str] | None = None, video_ids: set[str] | None = None) -> dict[str, list[str]]:
     path = Path(path)
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
-    if not isinstance(data, dict):
-        raise FormatError(path, None, "expected a JSON object {video_id: [query_id, ...]}")
+    data = read_json_object(path, "{video_id: [query_id, ...]}")
     for vid, qids in data.items():
         check_known(path, None, "video id", vid, video_ids)
         if not isinstance(qids, list) or not all(isinstance(q, str) for q in qids):

@@ -1,0 +1,47 @@
+"""Extraction helpers: OCR line deduplication, caption parsing, per-modality failure isolation, record merging."""
+
+from pathlib import Path
+
+import pytest
+
+from rankvideo.extract.captions import parse_caption
+from rankvideo.extract.ocr import TesseractOcr, dedupe_lines
+from rankvideo.extract.records import extract_each, merge_modalities
+from rankvideo.formats.video_sheet import VideoRecord
+
+
+def test_ocr_lines_are_deduplicated_across_frames():
+    frames = ["BRIDGE CLOSED FOR REPAIRS.\n\n", "Bridge closed for repairs\n|\nDETOUR AHEAD", "detour  ahead!"]
+    assert dedupe_lines(frames) == ["BRIDGE CLOSED FOR REPAIRS.", "DETOUR AHEAD"]
+
+
+@pytest.mark.parametrize("raw, caption", [
+    ("<think>A red ball bounces.</think>", "A red ball bounces."),
+    ("<think>A red ball\nbounces", "A red ball bounces"),  # cut off before the closing tag
+    ("A red ball bounces.", "A red ball bounces."),
+])
+def test_caption_parsing(raw, caption):
+    assert parse_caption(raw) == caption
+
+
+def test_one_failing_video_costs_only_its_own_modality():
+    videos = [VideoRecord("v1", Path("a.mp4")), VideoRecord("v2", Path("b.mp4"))]
+
+    def read(video):
+        if video.video_id == "v2":
+            raise RuntimeError("decoder exploded")
+        return {"text": "hello"}
+
+    rows, skips = extract_each(videos, "asr", "whisper", read)
+    assert [(r["video_id"], r["text"], r["error"]) for r in rows] == [("v1", "hello", ""), ("v2", "", "RuntimeError: decoder exploded")]
+    assert [(s.item_id, s.stage) for s in skips] == [("v2", "asr")]
+    merged = merge_modalities(videos, {"asr": {r["video_id"]: r for r in rows}})
+    assert merged[1]["asr"] == "" and merged[1]["errors"] == {"asr": "RuntimeError: decoder exploded"}
+    with pytest.raises(ValueError, match="modality 'ocr' has no row for video v1"):
+        merge_modalities(videos, {"ocr": {}})
+
+
+def test_tesseract_reads_burned_in_text(demo_corpus):
+    ocr = TesseractOcr("eng", fps=1, max_frames=4)
+    assert "FLOOD WARNING" in ocr.read(demo_corpus / "videos" / "v016.mp4").upper()
+    assert ocr.name.startswith("tesseract-5")
