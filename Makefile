@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
-DEMO := results/eval/ndcg.json --configfile config/demo.yaml
+DEMO := all --configfile config/demo.yaml
 
 .PHONY: setup demo test dry-run clean
 
