@@ -3,13 +3,13 @@ the trusted / suspected-positive / hard-negative partition, and the two training
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rankvideo.formats.runs import ranked
+from rankvideo.prompts import sigmoid
 
 JUDGE_SYSTEM = ("You are RankLLM, an intelligent assistant that judges whether a video is relevant to a search query, "
                 "using the video's caption and speech transcript as evidence. Answer <answer>yes</answer> if the video "
@@ -77,7 +77,7 @@ class Judgment:
 
     @property
     def p_yes(self) -> float:
-        return 1.0 / (1.0 + math.exp(-self.delta)) if self.delta >= 0 else math.exp(self.delta) / (1.0 + math.exp(self.delta))
+        return sigmoid(self.delta)
 
 
 @dataclass

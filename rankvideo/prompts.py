@@ -18,6 +18,7 @@ reasoning first and the score is read after the `<answer>` that follows it (`rea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -123,6 +124,11 @@ def answer_ids(tokenizer, fmt: str) -> AnswerIds:
     if not variants["yes"] or not variants["no"]:
         raise ValueError("the tokenizer has no 'yes' or no 'no' token")
     return AnswerIds(tuple(variants["yes"]), tuple(variants["no"]))
+
+
+def sigmoid(x: float) -> float:
+    """p_yes = sigmoid(logit(yes) - logit(no)), overflow-safe for large margins of either sign."""
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:

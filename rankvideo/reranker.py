@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rankvideo.backends.transformers_backend import VideoSettings
-from rankvideo.prompts import check_format
+from rankvideo.prompts import check_format, sigmoid
 from rankvideo.tiny import MODEL_CARD
 from rankvideo.video import UPSTREAM_FRAME_PIXELS, VideoDecodeError
 
 log = logging.getLogger(__name__)
 BACKENDS = ("transformers", "vllm")
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def scored(query: str, video_path: str, yes: float, no: float) -> dict[str, Any]:

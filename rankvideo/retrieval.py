@@ -51,11 +51,8 @@ def resolve_model_path(name: str) -> str:
     return str(get_path())
 
 
-def encode_texts(model_name: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised float32 embeddings, one row per text."""
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(resolve_model_path(model_name), device="cpu", trust_remote_code=False)
+def encode_texts(model, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised float32 embeddings from a SentenceTransformer, one row per text."""
     emb = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=len(texts) > 256)
     return np.ascontiguousarray(emb, dtype=np.float32)
 
@@ -72,9 +69,12 @@ def dense_search(query_emb: np.ndarray, query_ids: Sequence[str], doc_emb: np.nd
 
 
 def retrieve_dense(model_name: str, queries: Mapping[str, str], docs: Mapping[str, str], depth: int) -> Run:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model_path(model_name), device="cpu", trust_remote_code=False)
     doc_ids, query_ids = list(docs), list(queries)
-    doc_emb = encode_texts(model_name, [docs[d] for d in doc_ids])
-    query_emb = encode_texts(model_name, [queries[q] for q in query_ids])
+    doc_emb = encode_texts(model, [docs[d] for d in doc_ids])
+    query_emb = encode_texts(model, [queries[q] for q in query_ids])
     return dense_search(query_emb, query_ids, doc_emb, doc_ids, depth)
 
 

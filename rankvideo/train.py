@@ -180,13 +180,12 @@ def save_trained(backend: TransformersBackend, out_dir: Path, provenance: Mappin
 
 def caption_example_loss(backend: TransformersBackend, sampled, caption: str) -> torch.Tensor:
     """Stage 1 loss of one video: the Figure 11 prompt, loss on the caption tokens only."""
-    prompt = backend.processor_inputs([render_caption()], sampled)
-    target = backend.tokenizer(caption_target(caption), add_special_tokens=False, return_tensors="pt")["input_ids"][0]
-    ids = torch.cat([prompt["input_ids"][0], target]).unsqueeze(0).to(backend.device)
-    labels = torch.cat([torch.full_like(prompt["input_ids"][0], -100), target]).to(backend.device)
-    out = backend.model(input_ids=ids, mm_token_type_ids=backend._mm_types(ids),
-                        pixel_values_videos=prompt["pixel_values_videos"].to(backend.device, backend.dtype),
-                        video_grid_thw=prompt["video_grid_thw"].to(backend.device))
+    prompt = backend.model_inputs(render_caption(), sampled)
+    target = backend.tokenizer(caption_target(caption), add_special_tokens=False, return_tensors="pt")["input_ids"][0].to(backend.device)
+    ids = torch.cat([prompt["input_ids"][0], target]).unsqueeze(0)
+    labels = torch.cat([torch.full_like(prompt["input_ids"][0], -100), target])
+    out = backend.model(input_ids=ids, mm_token_type_ids=backend._mm_types(ids), pixel_values_videos=prompt["pixel_values_videos"],
+                        video_grid_thw=prompt["video_grid_thw"])
     return caption_loss(out.logits[0], labels)
 
 

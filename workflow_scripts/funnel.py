@@ -16,14 +16,15 @@ def main(sm) -> None:
     provenance = read_jsonl(i.provenance)
     filtered = read_skips(i.filtered_out)
     dropped = read_skips(i.dropped)
+    n_queries = len(read_queries(i.queries))
     counts = funnel_counts(
         records=records,
         written=[r for path in i.generated for r in read_jsonl(path)],
         n_malformed=sum(1 for path in i.generated_skips for s in read_skips(path) if "attempts" in s.reason),
         n_after_dedup=sum(1 for r in provenance if r["source"] == "synthetic"),
         n_human=sum(1 for r in provenance if r["source"] == "human"),
-        n_retrieved=len(read_queries(i.queries)),
-        n_after_a=len(read_queries(i.queries)) - sum(1 for s in filtered if s.reason.startswith("filter a")),
+        n_retrieved=n_queries,
+        n_after_a=n_queries - sum(1 for s in filtered if s.reason.startswith("filter a")),
         n_after_b=len(read_jsonl(i.candidates)),
         judgments=read_jsonl(i.judgments),
         partitions=read_jsonl(i.partition),

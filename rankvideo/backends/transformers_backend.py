@@ -76,12 +76,13 @@ class TransformersBackend:
 
     # --- inputs ------------------------------------------------------------------------------
 
-    def processor_inputs(self, texts: Sequence[str], sampled: SampledVideo) -> dict:
-        """The processor's own encoding of prompts that each hold the video once (the naive path)."""
-        md = video_metadata(sampled)
-        return self.processor(text=list(texts), videos=[sampled.frames] * len(texts), video_metadata=[md] * len(texts),
-                              do_resize=False, do_sample_frames=False, cap_pixels_per_frame=True, padding=True,
-                              padding_side="right", return_tensors="pt")
+    def model_inputs(self, prompt: str, sampled: SampledVideo) -> dict:
+        """One prompt holding the video, encoded by the processor and placed on the model's device and dtype."""
+        inputs = self.processor(text=[prompt], videos=[sampled.frames], video_metadata=[video_metadata(sampled)],
+                                do_resize=False, do_sample_frames=False, cap_pixels_per_frame=True,
+                                return_tensors="pt").to(self.device)
+        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        return inputs
 
     def _text_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
@@ -96,9 +97,9 @@ class TransformersBackend:
 
     @torch.no_grad()
     def encode_video(self, sampled: SampledVideo) -> EncodedVideo:
-        inputs = self.processor_inputs([VIDEO_PLACEHOLDER], sampled)
-        grid = inputs["video_grid_thw"].to(self.device)
-        vision = self.model.model.get_video_features(inputs["pixel_values_videos"].to(self.device, self.dtype), grid, return_dict=True)
+        inputs = self.model_inputs(VIDEO_PLACEHOLDER, sampled)
+        grid = inputs["video_grid_thw"]
+        vision = self.model.model.get_video_features(inputs["pixel_values_videos"], grid, return_dict=True)
         encoded = EncodedVideo(inputs["input_ids"][0].tolist(), grid, vision)
         prefix = shared_prefix(self.prompt_format)
         if prefix is not None:
@@ -184,15 +185,13 @@ class TransformersBackend:
     @torch.no_grad()
     def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
         """Greedy completion of `prompt` (which holds the video once), e.g. a caption."""
-        inputs = self.processor_inputs([prompt], sampled).to(self.device)
-        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        inputs = self.model_inputs(prompt, sampled)
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
     def prompt_logits(self, sampled: SampledVideo, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(yes, no) logits at the end of `prompt` (which holds the video once), in one differentiable forward."""
-        inputs = self.processor_inputs([prompt], sampled).to(self.device)
-        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
+        inputs = self.model_inputs(prompt, sampled)
         logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]
         return yes_no_logits(logits, self.ids)
 
