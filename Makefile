@@ -1,11 +1,12 @@
-# make demo: set up a fresh machine and run the embedded demo end to end.
-# make test: set up and run the tests.
+# make demo: set up a fresh machine and run the embedded demo end to end (profile local/).
+# make demo-slurm: the same through Slurm (profile slurm/ + slurm/demo/; `sudo make slurm-up` gives a single-node one).
+# make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup demo test dry-run clean
+.PHONY: setup demo demo-slurm slurm-up slurm-down test dry-run bench clean
 
 setup: $(STAMP)
 
@@ -14,8 +15,22 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/snakemake $(DEMO) --cores 2
+	$(VENV)/bin/snakemake $(DEMO) --profile local
 	@cat results/eval/table1.md
+
+demo-slurm: $(STAMP)
+	$(VENV)/bin/snakemake $(DEMO) --profile slurm --workflow-profile slurm/demo
+	@cat results/eval/table1.md
+
+slurm-up:
+	scripts/slurm/up.sh
+
+slurm-down:
+	scripts/slurm/down.sh
+
+bench: $(STAMP)
+	$(PY) bench/rerank_throughput.py
+	$(PY) bench/dag_scale.py
 
 dry-run: $(STAMP)
 	$(VENV)/bin/snakemake -n $(DEMO)

@@ -1,4 +1,4 @@
-# RANKVIDEO lineage: videos -> corpus checks -> first stage -> evaluation (more stages as they land).
+# RANKVIDEO lineage: videos -> extraction -> query synthesis -> first stage -> teacher judging -> training -> rerank -> evaluation.
 # Cluster: snakemake --profile slurm results/eval/ndcg.json   Demo: make demo
 
 from snakemake.utils import min_version
@@ -18,6 +18,25 @@ include: "rules/judge.smk"
 include: "rules/train.smk"
 include: "rules/rerank.smk"
 include: "rules/evaluate.smk"
+include: "rules/prefetch.smk"
+
+
+# Cheap merges and bookkeeping run on the submitting host, not as cluster jobs.
+localrules:
+    all,
+    prefetch,
+    shard_sheet,
+    usable_videos,
+    extract_records,
+    synthetic_queries,
+    filter_queries,
+    partition,
+    training_sets,
+    funnel,
+    skip_manifest,
+    rerank_candidates,
+    merge_rerank,
+    evaluate,
 
 
 rule all:

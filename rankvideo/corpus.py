@@ -1,8 +1,7 @@
-"""Corpus checks: which videos every stage can use, split into shards so a model loads once per job."""
+"""Corpus checks: which videos every stage can use (each decoded as the model will sample it)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,21 +13,6 @@ from rankvideo.manifest import Skip
 from rankvideo.video import VideoDecodeError, decode_sampled
 
 PROBE_COLUMNS = ("video_id", "status", "reason", "has_audio", "total_frames", "fps", "width", "height")
-
-
-def shard_names(n_shards: int) -> list[str]:
-    width = len(str(n_shards - 1))
-    return [f"{i:0{width}d}" for i in range(n_shards)]
-
-
-def shard_of(video_id: str, n_shards: int) -> str:
-    """Stable shard of a video: adding a video to the sheet touches only its own shard's content."""
-    index = int.from_bytes(hashlib.sha1(video_id.encode()).digest()[:8], "big") % n_shards
-    return shard_names(n_shards)[index]
-
-
-def shard_records(records: Iterable[VideoRecord], shard: str, n_shards: int) -> list[VideoRecord]:
-    return [r for r in records if shard_of(r.video_id, n_shards) == shard]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage 2 losses (paper §4.2, eqs. 3-7) as pure functions of one query group's scores.
 
 A group is one query's candidates: index 0 the positive, then K negatives. Scores are
-s = logit(yes) - logit(no) (paper eq. 2), from rankvideo.prompts.yes_no_logits as inference reads it.
+s = logit(yes) - logit(no) (paper eq. 2), from rankvideo.backends.transformers_backend.yes_no_logits as inference reads it.
 """
 
 from __future__ import annotations
@@ -70,11 +70,6 @@ def stage2_loss(scores: torch.Tensor, labels: torch.Tensor, teacher_p_yes: torch
     values = {name: parts[name][1]() for name in cfg.terms}
     total = sum(parts[name][0] * value for name, value in values.items())
     return total, {name: float(value.detach()) for name, value in values.items()}
-
-
-def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Stage 1 (eq. 1): mean next-token cross-entropy over the caption tokens only (labels -100 elsewhere)."""
-    return F.cross_entropy(logits[:-1].float(), labels[1:], ignore_index=-100)
 
 
 def group_tensors(labels: Sequence[int], teacher: Sequence[float | None]) -> tuple[torch.Tensor, torch.Tensor]:

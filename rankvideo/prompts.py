@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
 FORMATS = ("upstream", "paper", "qwen3-vl-reranker")
 VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
 SYSTEM_UPSTREAM = (
@@ -129,13 +127,3 @@ def answer_ids(tokenizer, fmt: str) -> AnswerIds:
 def sigmoid(x: float) -> float:
     """p_yes = sigmoid(logit(yes) - logit(no)), overflow-safe for large margins of either sign."""
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
-def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:
-    """(yes, no) logits at the decision position; logsumexp over variants when there are several.
-
-    logsumexp(yes) - logsumexp(no) equals upstream's log-prob difference: the softmax normaliser cancels.
-    """
-    yes = torch.logsumexp(logits[..., list(ids.yes)].float(), dim=-1)
-    no = torch.logsumexp(logits[..., list(ids.no)].float(), dim=-1)
-    return yes, no

@@ -1,4 +1,4 @@
-"""Two-stage training (paper §4): Stage 1 caption SFT, Stage 2 ranking with pairwise + pointwise + teacher losses.
+"""Training (paper §4): the resumable loop both stages share, and Stage 1 caption SFT (Stage 2: rankvideo.stage2).
 
 Both stages score through the inference code (rankvideo.prompts, TransformersBackend.pair_logits),
 so a trained model is scored exactly as it was trained. Checkpoints hold weights, optimizer,
@@ -9,6 +9,7 @@ its folder renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -22,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from rankvideo.backends.transformers_backend import TransformersBackend, VideoSettings
 from rankvideo.fsutil import atomic_write_text
-from rankvideo.losses import LossConfig, caption_loss, group_tensors, stage2_loss
-from rankvideo.mining import rotate
 from rankvideo.prompts import caption_target, render_caption
 from rankvideo.tiny import write_model_card
 
@@ -178,6 +178,11 @@ def save_trained(backend: TransformersBackend, out_dir: Path, provenance: Mappin
     tmp.rename(out_dir)
 
 
+def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Stage 1 (eq. 1): mean next-token cross-entropy over the caption tokens only (labels -100 elsewhere)."""
+    return F.cross_entropy(logits[:-1].float(), labels[1:], ignore_index=-100)
+
+
 def caption_example_loss(backend: TransformersBackend, sampled, caption: str) -> torch.Tensor:
     """Stage 1 loss of one video: the Figure 11 prompt, loss on the caption tokens only."""
     prompt = backend.model_inputs(render_caption(), sampled)
@@ -189,69 +194,49 @@ def caption_example_loss(backend: TransformersBackend, sampled, caption: str) ->
     return caption_loss(out.logits[0], labels)
 
 
-def group_scores(backend: TransformersBackend, sample, query: str, paths: Sequence[str]) -> torch.Tensor:
-    """s = logit(yes) - logit(no) of each candidate, through the inference scoring function."""
-    pairs = [backend.pair_logits(sample(p), query) for p in paths]
-    return torch.stack([yes - no for yes, no in pairs])
-
-
-def stage2_groups(rows: Sequence[Mapping[str, Any]], k: int, seed: int) -> Callable[[int], list[dict[str, Any]]]:
-    """Per epoch, each query's positive with K rotating negatives, in a seeded query order."""
-    by_query: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        group = by_query.setdefault(row["query_id"], {"query": row["query"], "positive": None, "negatives": []})
-        if row["true_label"]:
-            group["positive"] = row
-        else:
-            group["negatives"].append(row)
-    usable = {q: g for q, g in sorted(by_query.items()) if g["positive"] is not None and g["negatives"]}
-    if len(usable) < len(by_query):
-        log.warning("%d queries without a positive or without negatives are left out", len(by_query) - len(usable))
-
-    def for_epoch(epoch: int) -> list[dict[str, Any]]:
-        order = list(usable)
-        random.Random(f"{seed}:epoch:{epoch}").shuffle(order)
-        return [{"query_id": q, "query": usable[q]["query"],
-                 "rows": [usable[q]["positive"], *rotate(sorted(usable[q]["negatives"], key=lambda r: r["doc_id"]), k, seed, q, epoch)]}
-                for q in order]
-
-    return for_epoch
-
-
-def train_stage(stage: int, model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: str | Path, ckpt_root: str | Path,
-                settings: TrainSettings, video: VideoSettings, losses: LossConfig | None = None, negatives: int = 2,
-                provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Train one stage from `model_path` on `rows`; saves the model to `out_dir`, returns the per-step log."""
+def train_stage1(model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: str | Path, ckpt_root: str | Path,
+                 settings: TrainSettings, video: VideoSettings, provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Stage 1 (perception SFT) from `model_path`; saves the model to `out_dir`, returns the per-step log."""
     backend = load_backend(model_path, video, settings)
     sample = lru_cache(maxsize=512)(video.sample)
-    if stage == 1:
-        items = list(rows)
+    items = list(rows)
 
-        def for_epoch(epoch: int) -> list[Mapping[str, Any]]:
-            order = list(items)
-            random.Random(f"{settings.seed}:epoch:{epoch}").shuffle(order)
-            return order
+    def for_epoch(epoch: int) -> list[Mapping[str, Any]]:
+        order = list(items)
+        random.Random(f"{settings.seed}:epoch:{epoch}").shuffle(order)
+        return order
 
-        def loss_fn(row):
-            loss = caption_example_loss(backend, sample(row["videos"][0]), row["caption"])
-            return loss, {"caption": float(loss.detach())}
+    def loss_fn(row):
+        loss = caption_example_loss(backend, sample(row["videos"][0]), row["caption"])
+        return loss, {"caption": float(loss.detach())}
 
-        per_step = settings.batch_size
-    else:
-        for_epoch = stage2_groups(rows, negatives, settings.seed)
-        cfg = losses or LossConfig()
+    return train_and_save(backend, 1, model_path, for_epoch, settings.batch_size, loss_fn, settings, ckpt_root, out_dir, provenance)
 
-        def loss_fn(group):
-            labels, teacher = group_tensors([r["true_label"] for r in group["rows"]], [r.get("teacher_p_yes") for r in group["rows"]])
-            scores = group_scores(backend, sample, group["query"], [r["videos"][0] for r in group["rows"]])
-            return stage2_loss(scores, labels, teacher, cfg)
 
-        per_step = max(1, settings.batch_size // (negatives + 1))  # paper: batch 3 = one query group of 1 + K
+def train_and_save(backend: TransformersBackend, stage: int, model_path: str, for_epoch: Callable[[int], Sequence[Any]], per_step: int,
+                   loss_fn: Callable, settings: TrainSettings, ckpt_root: str | Path, out_dir: str | Path,
+                   provenance: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     if not for_epoch(0):
         raise ValueError(f"stage {stage}: no training examples")
     history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
     save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
     return history
+
+
+def checkpoint_key(data: str | Path, settings: Mapping[str, Any], video: Mapping[str, Any], code: str, base: str) -> tuple[str, str]:
+    """(data sha256, key): checkpoints are only resumed by a run with identical data, settings, code and starting model."""
+    data_hash = hashlib.sha256(Path(data).read_bytes()).hexdigest()
+    key = hashlib.sha256(json.dumps([data_hash, dict(settings), dict(video), code, base], sort_keys=True).encode()).hexdigest()[:16]
+    return data_hash, key
+
+
+def settings_for(stage: int, settings: Mapping[str, Any], video: Mapping[str, Any]) -> tuple[TrainSettings, VideoSettings]:
+    """The rule's params as the trainer's settings; the stage picks its frame budget (paper: 32 / 24)."""
+    s = settings
+    return (TrainSettings(s["lr"], s["scheduler"], s["warmup_ratio"], s["optimizer"], s["batch_size"], s["epochs"],
+                          s["checkpoint_every"], s["seed"], s["lora"]),
+            VideoSettings(video["fps"], video[f"max_frames_stage{stage}"], video["min_pixels"], video["max_pixels"],
+                          video["image_patch_size"]))
 
 
 def write_history(history: Sequence[Mapping[str, Any]], jsonl: str | Path, plot: str | Path, title: str) -> None:

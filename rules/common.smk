@@ -1,10 +1,16 @@
 # Helpers shared by every rule: config validation, shards, input functions. No rule lives here.
 
+import os
+
 from rankvideo.config import validate_config
-from rankvideo.corpus import shard_names
+from rankvideo.shards import shard_names
 from rankvideo.workflow import code_version
 
 validate_config(config, "config.yaml and any --configfile overlays")
+
+# Compute nodes are offline: a job loads checkpoints from the cache `snakemake prefetch` filled, never
+# downloads. The prefetch rule alone turns this off.
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
 
 SHARDS = shard_names(config["workflow"]["shards"])
 DATASET = config["dataset"]
@@ -21,6 +27,11 @@ wildcard_constraints:
 def all_targets():
     return ["results/eval/ndcg.json", "results/eval/table1.md", "results/skipped.tsv", "results/synthesis/funnel.md",
             "results/train/stage1_loss.png", "results/train/stage2_loss.png"]
+
+
+def shard_sheet(wildcards):
+    """A shard's rows of the video sheet, known once the shard_sheet checkpoint has run."""
+    return f"{checkpoints.shard_sheet.get().output[0]}/{wildcards.shard}.tsv"
 
 
 def split_queries(wildcards):

@@ -14,25 +14,41 @@ rule demo_corpus:
         "logs/demo_corpus/demo_corpus.log",
     params:
         seed=config["demo"]["seed"],
-        code=code_version("demo/corpus.py", "demo/topics.py", "formats/video_sheet.py"),
+        code=code_version("demo_corpus"),
     conda:
         "../envs/corpus.yaml"
     script:
         "../workflow_scripts/demo_corpus.py"
 
 
-rule probe_shard:
+checkpoint shard_sheet:
     input:
         sheet=DATASET["video_sheet"],
     output:
-        "results/corpus/probe/{shard}.tsv",
+        directory("results/corpus/shards"),
+    log:
+        "logs/shard_sheet/shard_sheet.log",
+    params:
+        n_shards=len(SHARDS),
+        code=code_version("shard_sheet"),
+    conda:
+        "../envs/corpus.yaml"
+    script:
+        "../workflow_scripts/shard_sheet.py"
+
+
+rule probe_shard:
+    input:
+        sheet=shard_sheet,
+    output:
+        probe="results/corpus/probe/{shard}.tsv",
+        usable="results/corpus/usable/{shard}.tsv",
     log:
         "logs/probe_shard/{shard}.log",
     params:
-        n_shards=len(SHARDS),
         fps=config["video"]["fps"],
         max_frames=max(config["video"]["max_frames_stage1"], config["video"]["max_frames_stage2"]),
-        code=code_version("corpus.py", "video.py", "formats/video_sheet.py"),
+        code=code_version("probe_shard"),
     resources:
         mem_mb=4000,
         runtime=lambda wildcards, attempt: 60 * attempt,
@@ -52,7 +68,7 @@ rule usable_videos:
     log:
         "logs/usable_videos/usable_videos.log",
     params:
-        code=code_version("corpus.py", "manifest.py", "formats/video_sheet.py"),
+        code=code_version("usable_videos"),
     conda:
         "../envs/corpus.yaml"
     script:

@@ -19,7 +19,7 @@ rule evaluate:
         rerank_depth=config["rerank"]["depth"],
         first_stage_name=FIRST_STAGE["name"],
         dataset=DATASET["name"],
-        code=code_version("evaluate.py", "evaluation.py", "formats/runs.py", "formats/qrels.py"),
+        code=code_version("evaluate"),
     conda:
         "../envs/eval.yaml"
     script:

@@ -3,7 +3,7 @@
 
 rule extract_asr:
     input:
-        videos="results/corpus/videos.tsv",
+        videos="results/corpus/usable/{shard}.tsv",
     output:
         rows="results/extract/asr/{shard}.jsonl",
         skipped="results/extract/asr/{shard}.skipped.tsv",
@@ -14,8 +14,7 @@ rule extract_asr:
     params:
         backend=config["extract"]["asr_backend"],
         model=config["models"]["asr"],
-        n_shards=len(SHARDS),
-        code=code_version("extract/asr.py", "extract/records.py"),
+        code=code_version("extract_asr"),
     threads: 2
     resources:
         gpu=1,
@@ -29,7 +28,7 @@ rule extract_asr:
 
 rule extract_ocr:
     input:
-        videos="results/corpus/videos.tsv",
+        videos="results/corpus/usable/{shard}.tsv",
     output:
         rows="results/extract/ocr/{shard}.jsonl",
         skipped="results/extract/ocr/{shard}.skipped.tsv",
@@ -41,8 +40,7 @@ rule extract_ocr:
         languages=config["extract"]["ocr_languages"],
         fps=config["extract"]["ocr_fps"],
         max_frames=config["extract"]["ocr_max_frames"],
-        n_shards=len(SHARDS),
-        code=code_version("extract/ocr.py", "extract/records.py", "video.py"),
+        code=code_version("extract_ocr"),
     threads: 2
     resources:
         mem_mb=4000,
@@ -55,7 +53,7 @@ rule extract_ocr:
 
 rule extract_captions:
     input:
-        videos="results/corpus/videos.tsv",
+        videos="results/corpus/usable/{shard}.tsv",
         model=local_model(config["models"]["captioner"]),
     output:
         rows="results/extract/caption/{shard}.jsonl",
@@ -69,8 +67,7 @@ rule extract_captions:
         backend=config["extract"]["caption_backend"],
         max_tokens=config["extract"]["caption_max_tokens"],
         video=config["video"],
-        n_shards=len(SHARDS),
-        code=code_version("extract/captions.py", "extract/records.py", "prompts.py", "backends/transformers_backend.py"),
+        code=code_version("extract_captions"),
     threads: 2
     resources:
         gpu=1,
@@ -84,7 +81,7 @@ rule extract_captions:
 
 rule extract_records:
     input:
-        videos="results/corpus/videos.tsv",
+        videos="results/corpus/usable/{shard}.tsv",
         asr="results/extract/asr/{shard}.jsonl",
         ocr="results/extract/ocr/{shard}.jsonl",
         caption="results/extract/caption/{shard}.jsonl",
@@ -93,8 +90,7 @@ rule extract_records:
     log:
         "logs/extract_records/{shard}.log",
     params:
-        n_shards=len(SHARDS),
-        code=code_version("extract/records.py"),
+        code=code_version("extract_records"),
     conda:
         "../envs/eval.yaml"
     script:

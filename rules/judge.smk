@@ -17,7 +17,7 @@ rule judge:
         model=model_path(config["models"]["teacher"]),
         mode=config["judge"]["mode"],
         max_reasoning_tokens=config["judge"]["max_reasoning_tokens"],
-        code=code_version("mining.py", "textllm.py"),
+        code=code_version("judge"),
     threads: 2
     resources:
         gpu=1,
@@ -42,7 +42,7 @@ rule partition:
         alpha1=config["judge"]["alpha1"],
         alpha2=config["judge"]["alpha2"],
         min_trusted=config["judge"]["min_trusted_negatives"],
-        code=code_version("mining.py"),
+        code=code_version("partition"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -63,7 +63,7 @@ rule training_sets:
     params:
         negatives=config["train"]["stage2"]["negatives"],
         seed=config["judge"]["seed"],
-        code=code_version("mining.py"),
+        code=code_version("training_sets"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -90,7 +90,7 @@ rule funnel:
     log:
         "logs/funnel/funnel.log",
     params:
-        code=code_version("funnel.py"),
+        code=code_version("funnel"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -110,7 +110,7 @@ rule skip_manifest:
     log:
         "logs/skip_manifest/skip_manifest.log",
     params:
-        code=code_version("manifest.py"),
+        code=code_version("skip_manifest"),
     conda:
         "../envs/eval.yaml"
     script:

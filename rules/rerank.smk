@@ -9,7 +9,7 @@ rule tiny_model:
         "logs/tiny_model/tiny_model.log",
     params:
         seed=config["demo"]["seed"],
-        code=code_version("tiny.py", "prompts.py"),
+        code=code_version("tiny_model"),
     threads: 2
     conda:
         "../envs/vlm.yaml"
@@ -26,7 +26,7 @@ rule rerank_candidates:
         "logs/rerank_candidates/rerank_candidates.log",
     params:
         depth=config["rerank"]["depth"],
-        code=code_version("formats/runs.py", "formats/video2queries.py"),
+        code=code_version("rerank_candidates"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -54,8 +54,7 @@ rule rerank_shard:
         video=config["video"],
         n_shards=len(SHARDS),
         work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",
-        code=code_version("rerank.py", "reranker.py", "prompts.py", "video.py", "backends/transformers_backend.py",
-                          "backends/vllm_backend.py"),
+        code=code_version("rerank_shard"),
     threads: 2
     resources:
         gpu=1,
@@ -77,7 +76,7 @@ rule merge_rerank:
     log:
         "logs/merge_rerank/{reranker}.log",
     params:
-        code=code_version("rerank.py", "formats/runs.py"),
+        code=code_version("merge_rerank"),
     conda:
         "../envs/eval.yaml"
     script:

@@ -18,7 +18,7 @@ rule first_stage:
         model=FIRST_STAGE["model"],
         text_fields=FIRST_STAGE["text_fields"],
         depth=FIRST_STAGE["depth"],
-        code=code_version("retrieval.py", "formats/runs.py", "formats/queries.py", "formats/video_sheet.py", "extract/records.py"),
+        code=code_version("first_stage"),
     threads: 2
     resources:
         mem_mb=8000,

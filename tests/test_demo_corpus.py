@@ -4,12 +4,13 @@ from collections import Counter
 
 import pytest
 
-from rankvideo.corpus import probe_record, shard_of, split_usable
+from rankvideo.corpus import probe_record, split_usable
 from rankvideo.demo.corpus import plan_corpus
 from rankvideo.demo.topics import MODALITIES, TOPICS
 from rankvideo.formats.qrels import read_qrels
 from rankvideo.formats.queries import read_queries
 from rankvideo.formats.video_sheet import read_video_sheet
+from rankvideo.shards import shard_of
 from rankvideo.video import VideoDecodeError, sample_video
 
 BROKEN = {"truncated": "truncated file", "empty": "file is empty", "no-video": "no video stream"}

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from rankvideo.losses import LossConfig, caption_loss, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
+from rankvideo.losses import LossConfig, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
+from rankvideo.train import caption_loss
 
 
 def softplus(x):

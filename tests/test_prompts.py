@@ -6,8 +6,18 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from rankvideo.prompts import (ANSWER_PREFIX, SYSTEM_UPSTREAM, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, query_suffix,
-                               reasoning_prompt, render, shared_prefix, yes_no_logits)
+from rankvideo.backends.transformers_backend import yes_no_logits
+from rankvideo.prompts import (
+    ANSWER_PREFIX,
+    SYSTEM_UPSTREAM,
+    VIDEO_PLACEHOLDER,
+    AnswerIds,
+    answer_ids,
+    query_suffix,
+    reasoning_prompt,
+    render,
+    shared_prefix,
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from rankvideo import VLMReranker
 from rankvideo.backends.transformers_backend import VideoSettings
 from rankvideo.losses import LossConfig
-from rankvideo.train import COMPLETE, TrainSettings, complete_checkpoints, train_stage
+from rankvideo.stage2 import train_stage2
+from rankvideo.train import COMPLETE, TrainSettings, complete_checkpoints, train_stage1
 
 VIDEO = VideoSettings(fps=2, max_frames=8, min_pixels=64 * 64, max_pixels=128 * 128)
 GROUPS = [("a red ball bouncing up and down", "v001", ["v004", "v007"]), ("flood warning issued", "v016", ["v013", "v019"]),
@@ -35,7 +36,7 @@ SETTINGS = TrainSettings(lr=5e-3, scheduler="cosine", warmup_ratio=0.03, optimiz
 @pytest.fixture(scope="module")
 def uninterrupted(spread_model, demo_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "a"
-    history = train_stage(2, str(spread_model), stage2_rows(demo_corpus), out / "model", out / "ckpt", SETTINGS, VIDEO, LossConfig(), 2)
+    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), out / "model", out / "ckpt", SETTINGS, VIDEO, LossConfig(), 2)
     return out, history
 
 
@@ -53,9 +54,9 @@ def test_killed_training_resumes_to_the_same_weights(uninterrupted, spread_model
     rows.write_text(json.dumps(stage2_rows(demo_corpus)))
     ckpt = tmp_path / "ckpt"
     script = (
-        "import json, sys; from rankvideo.train import *; from rankvideo.losses import LossConfig; "
+        "import json, sys; from rankvideo.train import *; from rankvideo.stage2 import train_stage2; from rankvideo.losses import LossConfig; "
         "from tests.test_train import SETTINGS, VIDEO; "
-        f"train_stage(2, {str(spread_model)!r}, json.load(open({str(rows)!r})), {str(tmp_path / 'model')!r}, {str(ckpt)!r}, "
+        f"train_stage2({str(spread_model)!r}, json.load(open({str(rows)!r})), {str(tmp_path / 'model')!r}, {str(ckpt)!r}, "
         "SETTINGS, VIDEO, LossConfig(), 2)"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -68,7 +69,7 @@ def test_killed_training_resumes_to_the_same_weights(uninterrupted, spread_model
     assert survivors and int(survivors[-1].name.split("-")[1]) < 12, "the run must be killed midway"
     (ckpt / ".step-99.partial").mkdir()  # a half-written checkpoint, never taken for a complete one
     (ckpt / "step-98").mkdir()  # no COMPLETE marker
-    history = train_stage(2, str(spread_model), stage2_rows(demo_corpus), tmp_path / "model", ckpt, SETTINGS, VIDEO, LossConfig(), 2)
+    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), tmp_path / "model", ckpt, SETTINGS, VIDEO, LossConfig(), 2)
     assert [r["step"] for r in history] == list(range(1, 13))
     a, b = load_file(uninterrupted[0] / "model" / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -91,7 +92,7 @@ def test_lora_stage1_merges_into_plain_weights(tiny_model, demo_corpus, tmp_path
              "caption": "a red ball bounces on a dark background"} for i, v in enumerate(["v001", "v002"])]
     settings = TrainSettings(lr=1e-2, scheduler="constant", warmup_ratio=0.0, optimizer="adamw", batch_size=2, epochs=2,
                              checkpoint_every=10, lora={"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0})
-    history = train_stage(1, str(tiny_model), rows, tmp_path / "rv1", tmp_path / "ckpt", settings, VIDEO)
+    history = train_stage1(str(tiny_model), rows, tmp_path / "rv1", tmp_path / "ckpt", settings, VIDEO)
     assert history[-1]["caption"] < history[0]["caption"]
     trained, base = load_file(tmp_path / "rv1" / "model.safetensors"), load_file(tiny_model / "model.safetensors")
     assert trained.keys() == base.keys()  # merged: no lora_A / lora_B left

@@ -1,6 +1,5 @@
 """Rule extract_asr: transcripts of one shard; a video without audio gets an empty transcript and a reason."""
 
-from rankvideo.corpus import shard_records
 from rankvideo.extract.asr import load_asr
 from rankvideo.extract.records import extract_each, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
@@ -9,7 +8,7 @@ from rankvideo.workflow import run_script
 
 
 def main(sm) -> None:
-    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, sm.params.n_shards)
+    videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
         asr = load_asr(sm.params.backend, sm.params.model)

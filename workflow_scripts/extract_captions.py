@@ -1,7 +1,6 @@
 """Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
 
 from rankvideo.backends.transformers_backend import VideoSettings
-from rankvideo.corpus import shard_records
 from rankvideo.extract.captions import load_captioner
 from rankvideo.extract.records import extract_each, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
@@ -11,7 +10,7 @@ from rankvideo.workflow import run_script
 
 def main(sm) -> None:
     p = sm.params
-    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, p.n_shards)
+    videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
         video = VideoSettings(p.video["fps"], p.video["max_frames_stage1"], p.video["min_pixels"], p.video["max_pixels"],

@@ -1,6 +1,5 @@
 """Rule extract_ocr: on-screen text of one shard with Tesseract."""
 
-from rankvideo.corpus import shard_records
 from rankvideo.extract.ocr import TesseractOcr
 from rankvideo.extract.records import extract_each, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
@@ -9,7 +8,7 @@ from rankvideo.workflow import run_script
 
 
 def main(sm) -> None:
-    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, sm.params.n_shards)
+    videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
         ocr = TesseractOcr(sm.params.languages, sm.params.fps, sm.params.max_frames)

@@ -1,13 +1,12 @@
 """Rule extract_records: one record per video of the shard with every modality and its provenance."""
 
-from rankvideo.corpus import shard_records
 from rankvideo.extract.records import merge_modalities, read_jsonl, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.workflow import run_script
 
 
 def main(sm) -> None:
-    videos = shard_records(read_video_sheet(sm.input.videos), sm.wildcards.shard, sm.params.n_shards)
+    videos = read_video_sheet(sm.input.videos)
     modalities = {m: {row["video_id"]: row for row in read_jsonl(sm.input[m])} for m in ("asr", "ocr", "caption")}
     write_jsonl(sm.output[0], merge_modalities(videos, modalities))
 

@@ -3,7 +3,7 @@
 import json
 import logging
 
-from rankvideo.corpus import shard_of
+from rankvideo.shards import shard_of
 from rankvideo.formats.queries import read_queries
 from rankvideo.formats.video2queries import read_video2queries
 from rankvideo.formats.video_sheet import read_video_sheet

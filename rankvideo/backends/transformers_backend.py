@@ -15,9 +15,28 @@ from pathlib import Path
 
 import torch
 
-from rankvideo.prompts import (ANSWER_PREFIX, VIDEO_PLACEHOLDER, AnswerIds, answer_ids, query_suffix, reasoning_prompt, render,
-                               shared_prefix, yes_no_logits)
+from rankvideo.prompts import (
+    ANSWER_PREFIX,
+    VIDEO_PLACEHOLDER,
+    AnswerIds,
+    answer_ids,
+    query_suffix,
+    reasoning_prompt,
+    render,
+    shared_prefix,
+)
 from rankvideo.video import SampledVideo, sample_video
+
+
+def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:
+    """(yes, no) logits at the decision position; logsumexp over variants when there are several.
+
+    logsumexp(yes) - logsumexp(no) equals upstream's log-prob difference: the softmax normaliser cancels.
+    """
+    yes = torch.logsumexp(logits[..., list(ids.yes)].float(), dim=-1)
+    no = torch.logsumexp(logits[..., list(ids.no)].float(), dim=-1)
+    return yes, no
+
 
 
 @dataclass(frozen=True)

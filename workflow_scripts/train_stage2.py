@@ -1,0 +1,25 @@
+"""Rule train_stage2: ranking with pairwise + pointwise + teacher losses, resumable, with its loss log and plot."""
+
+from pathlib import Path
+
+from rankvideo.extract.records import read_jsonl
+from rankvideo.losses import LossConfig
+from rankvideo.stage2 import train_stage2
+from rankvideo.train import checkpoint_key, settings_for, write_history
+from rankvideo.workflow import run_script
+
+LOSS_KEYS = ("tau_pair", "lambda_teacher", "tau_teacher", "lambda_pt", "tau_point", "soft_negative_target", "negative_weight")
+
+
+def main(sm) -> None:
+    p = sm.params
+    settings, video = settings_for(2, p.settings, p.video)
+    losses = LossConfig(**{k: p.settings[k] for k in LOSS_KEYS}, terms=tuple(p.settings["losses"]))
+    data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
+    history = train_stage2(p.base, read_jsonl(sm.input.data), sm.output.model, Path(p.checkpoints) / key, settings, video,
+                           losses, p.settings["negatives"],
+                           {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code})
+    write_history(history, sm.output.history, sm.output.plot, "Stage 2 training loss")
+
+
+run_script(main, snakemake)  # noqa: F821
