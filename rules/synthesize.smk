@@ -29,6 +29,7 @@ rule synthesize_queries:
         "benchmarks/synthesize_queries/{shard}.tsv"
     params:
         model=model_path(config["models"]["query_writer"]),
+        backend=config["synthesis"]["backend"],
         variants=config["synthesis"]["variants"],
         retries=config["synthesis"]["retries"],
         max_new_tokens=config["synthesis"]["max_new_tokens"],

@@ -6,11 +6,10 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(ffmpeg espeak-ng tesseract-ocr tesseract-ocr-eng)
+APT_PACKAGES=(ffmpeg espeak-ng fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-chi-sim
+              tesseract-ocr-kor tesseract-ocr-rus tesseract-ocr-spa)
 
-missing=()
-for tool in ffmpeg espeak-ng tesseract; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if ((${#missing[@]})); then
+if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -51,7 +51,7 @@ def test_demo_overlay_validates():
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda c: c["judge"].update(alfa1=-6), "judge: Additional properties are not allowed ('alfa1' was unexpected); allowed keys here: ['alpha1', 'alpha2', 'max_reasoning_tokens', 'min_trusted_negatives', 'mode', 'seed', 'yes_threshold']"),
+    (lambda c: c["judge"].update(alfa1=-6), "judge: Additional properties are not allowed ('alfa1' was unexpected); allowed keys here: ['alpha1', 'alpha2', 'backend', 'max_reasoning_tokens', 'min_trusted_negatives', 'mode', 'seed', 'yes_threshold']"),
     (lambda c: c["train"]["stage2"].update(lr="fast"), "train.stage2.lr: expected type 'number', got 'fast'"),
     (lambda c: c["train"]["stage2"].update(tau_pairr=3), "train.stage2: Unevaluated properties are not allowed ('tau_pairr' was unexpected)"),
     (lambda c: c["train"]["stage1"].update(negatives=2), "train.stage1: Unevaluated properties are not allowed ('negatives' was unexpected)"),

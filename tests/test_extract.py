@@ -45,3 +45,23 @@ def test_tesseract_reads_burned_in_text(demo_corpus):
     ocr = TesseractOcr("eng", fps=1, max_frames=4)
     assert "FLOOD WARNING" in ocr.read(demo_corpus / "videos" / "v016.mp4").upper()
     assert ocr.name.startswith("tesseract-5")
+
+
+def test_the_paper_config_reads_cyrillic_and_spanish_on_screen_text():
+    """MultiVENT's languages: the config's Tesseract packs (installed by scripts/setup.sh) read more than English."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from rankvideo.config import load_config
+    from tests.conftest import REPO
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40)
+    image = Image.new("RGB", (640, 160), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), "ПОЕЗД ОТМЕНЕН", font=font, fill="black")
+    draw.text((20, 90), "ESTACIÓN CERRADA", font=font, fill="black")
+    ocr = TesseractOcr(load_config(REPO / "config.yaml")["extract"]["ocr_languages"])
+    text = ocr.frame_text(np.asarray(image))
+    assert "ПОЕЗД ОТМЕНЕН" in text and "CERRADA" in text
+    assert "ПОЕЗД" not in TesseractOcr("eng").frame_text(np.asarray(image))  # the packs, not English, read it
+    assert "ESTACIÓN CERRADA" in TesseractOcr("spa").frame_text(np.asarray(image))

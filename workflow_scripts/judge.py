@@ -15,9 +15,9 @@ def main(sm) -> None:
     records = {r["video_id"]: r for path in sm.input.records for r in read_jsonl(path)}
     judgments = []
     if candidates:
-        from rankvideo.textllm import TextLLM
+        from rankvideo.textllm import load_text_llm
 
-        judgments = judge(TextLLM(p.model), candidates, read_queries(sm.input.queries), records, p.mode, p.max_reasoning_tokens)
+        judgments = judge(load_text_llm(p.backend, p.model), candidates, read_queries(sm.input.queries), records, p.mode, p.max_reasoning_tokens)
     logging.info("%d pairs judged", len(judgments))
     write_jsonl(sm.output[0], judgment_rows(judgments))
 

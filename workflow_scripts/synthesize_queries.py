@@ -12,9 +12,9 @@ def main(sm) -> None:
     records = read_jsonl(sm.input.records)
     queries, skips = [], []
     if records:
-        from rankvideo.textllm import TextLLM
+        from rankvideo.textllm import load_text_llm
 
-        queries, skips = synthesize(records, TextLLM(sm.params.model), sm.params.variants, sm.params.retries, sm.params.max_new_tokens)
+        queries, skips = synthesize(records, load_text_llm(sm.params.backend, sm.params.model), sm.params.variants, sm.params.retries, sm.params.max_new_tokens)
     logging.info("%d queries written, %d skipped", len(queries), len(skips))
     write_jsonl(sm.output.rows, as_rows(queries))
     write_skips(sm.output.skipped, skips)
