@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import signal
@@ -98,9 +99,64 @@ class Preempted(RuntimeError):
     """SIGTERM (Slurm preemption or time limit) arrived; a checkpoint was saved at the step boundary."""
 
 
+def process_group() -> tuple[int, int]:
+    """(rank, world size). Several processes (one per GPU, started by `launch` or torchrun) join one group
+    and split each step's batch; a single process trains alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def sync_step(params: Sequence[torch.Tensor], sums: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
+    """Sum the processes' gradients (each already divided by the global batch), their logged losses and
+    their stop flags, so every process takes the same optimizer step and stops at the same step."""
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (sums, stop))
+    total: dict[str, float] = {}
+    for part, _ in gathered:
+        for name, value in part.items():
+            total[name] = total.get(name, 0.0) + value
+    return total, any(flag for _, flag in gathered)
+
+
+def launch(fn: Callable[..., Any], processes: int, *args: Any) -> Any:
+    """Run `fn(*args)` in `processes` processes on this node (torchrun's standalone mode) and return
+    rank 0's result; one process runs it in place."""
+    if processes <= 1:
+        return fn(*args)
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=processes, run_id=f"rankvideo-{os.getpid()}", rdzv_backend="c10d",
+                          rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=1, start_method="spawn")
+    return elastic_launch(config, fn)(*args)[0]
+
+
+def processes_for(setting: int | str) -> int:
+    """`auto`: one process per GPU the job sees, one on a CPU-only node."""
+    return max(1, torch.cuda.device_count()) if setting == "auto" else int(setting)
+
+
 def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_step: int,
              loss_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]], settings: TrainSettings, ckpt_root: Path) -> list[dict[str, Any]]:
-    """Optimise `loss_fn` over epochs of items, resuming from the newest complete checkpoint."""
+    """Optimise `loss_fn` over epochs of items, resuming from the newest complete checkpoint.
+
+    `items_per_step` is the global batch: with several processes each takes every world-th item of it,
+    rank 0 alone writes checkpoints, and the others wait for it.
+    """
+    rank, world = process_group()
     steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
     total = steps_per_epoch * settings.epochs
     params = [p for p in model.parameters() if p.requires_grad]
@@ -118,18 +174,20 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
     try:
         from tqdm import tqdm
 
-        with tqdm(total=total, initial=state["step"], desc="train", unit="step") as bar:
+        with tqdm(total=total, initial=state["step"], desc="train", unit="step", disable=rank != 0) as bar:
             while state["step"] < total:
                 epoch, index = divmod(state["step"], steps_per_epoch)
                 batch = items_for_epoch(epoch)[index * items_per_step:(index + 1) * items_per_step]
                 model.train()
                 optimizer.zero_grad(set_to_none=True)
                 sums: dict[str, float] = {}
-                for item in batch:
+                for item in batch[rank::world]:
                     loss, parts = loss_fn(item)
                     (loss / len(batch)).backward()
                     for name, value in {"loss": float(loss.detach()), **parts}.items():
                         sums[name] = sums.get(name, 0.0) + value / len(batch)
+                if world > 1:
+                    sums, stop["flag"] = sync_step(params, sums, stop["flag"])
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -138,7 +196,10 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
                 bar.update(1)
                 bar.set_postfix(loss=f"{sums['loss']:.4f}")
                 if state["step"] % settings.checkpoint_every == 0 or state["step"] == total or stop["flag"]:
-                    save_checkpoint(ckpt_root, state["step"], model, optimizer, scheduler, state)
+                    if rank == 0:
+                        save_checkpoint(ckpt_root, state["step"], model, optimizer, scheduler, state)
+                    if world > 1:
+                        torch.distributed.barrier()
                 if stop["flag"] and state["step"] < total:
                     raise Preempted(f"stopped by SIGTERM at step {state['step']} of {total}; rerun to resume")
     finally:
@@ -219,7 +280,8 @@ def train_and_save(backend: TransformersBackend, stage: int, model_path: str, fo
     if not for_epoch(0):
         raise ValueError(f"stage {stage}: no training examples")
     history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
-    save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
+    if process_group()[0] == 0:
+        save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
     return history
 
 

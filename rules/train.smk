@@ -17,7 +17,7 @@ rule train_stage1:
         "benchmarks/train_stage1/train_stage1.tsv"
     params:
         base=model_path(config["models"]["base"]),
-        settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
+        settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage1",
         code=code_version("train_stage1"),
@@ -46,7 +46,7 @@ rule train_stage2:
         "benchmarks/train_stage2/train_stage2.tsv"
     params:
         base=lambda wildcards, input: input.model,
-        settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "lora")}},
+        settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}},
         video=config["video"],
         checkpoints="results/train/checkpoints/stage2",
         code=code_version("train_stage2"),

@@ -99,3 +99,24 @@ def test_lora_stage1_merges_into_plain_weights(tiny_model, demo_corpus, tmp_path
     changed = [k for k in base if not torch.equal(base[k], trained[k])]
     assert changed and all("language_model" in k for k in changed)  # only the adapted attention projections moved
     assert len(history) == 2 and (tmp_path / "ckpt" / "step-2" / COMPLETE).is_file()  # 2 videos / batch 2 x 2 epochs
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_weights_one_process_does(spread_model, demo_corpus, tmp_path):
+    """Data parallel as on a multi-GPU node (gloo on CPU here): each process takes half of every step's
+    groups, gradients are summed, rank 0 alone writes; the weights match one process's."""
+    from dataclasses import replace
+
+    from rankvideo.train import launch
+
+    settings = replace(SETTINGS, batch_size=6, epochs=2)  # two query groups per step: one per process
+    args = (str(spread_model), stage2_rows(demo_corpus))
+    one = launch(train_stage2, 1, *args, tmp_path / "one", tmp_path / "ckpt1", settings, VIDEO, LossConfig(), 2)
+    two = launch(train_stage2, 2, *args, tmp_path / "two", tmp_path / "ckpt2", settings, VIDEO, LossConfig(), 2)
+    assert [r["step"] for r in two] == [1, 2, 3, 4]
+    for a, b in zip(one, two):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)  # the logged loss is the global batch's
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+    assert sorted(p.name for p in (tmp_path / "ckpt2").iterdir()) == ["step-2", "step-4"]  # one writer, no partials

@@ -5,7 +5,7 @@ from pathlib import Path
 from rankvideo.extract.records import read_jsonl
 from rankvideo.losses import LossConfig
 from rankvideo.stage2 import train_stage2
-from rankvideo.train import checkpoint_key, settings_for, write_history
+from rankvideo.train import checkpoint_key, launch, processes_for, settings_for, write_history
 from rankvideo.workflow import run_script
 
 LOSS_KEYS = ("tau_pair", "lambda_teacher", "tau_teacher", "lambda_pt", "tau_point", "soft_negative_target", "negative_weight")
@@ -16,9 +16,9 @@ def main(sm) -> None:
     settings, video = settings_for(2, p.settings, p.video)
     losses = LossConfig(**{k: p.settings[k] for k in LOSS_KEYS}, terms=tuple(p.settings["losses"]))
     data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
-    history = train_stage2(p.base, read_jsonl(sm.input.data), sm.output.model, Path(p.checkpoints) / key, settings, video,
-                           losses, p.settings["negatives"],
-                           {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code})
+    provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
+    history = launch(train_stage2, processes_for(p.settings["processes"]), p.base, read_jsonl(sm.input.data), sm.output.model,
+                     Path(p.checkpoints) / key, settings, video, losses, p.settings["negatives"], provenance)
     write_history(history, sm.output.history, sm.output.plot, "Stage 2 training loss")
 
 
