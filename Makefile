@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake $(DEMO) --profile local
+	$(VENV)/bin/snakemake --report results/report.html --configfile config/demo.yaml
 	@cat results/eval/table1.md
 
 demo-slurm: $(STAMP)
 	$(VENV)/bin/snakemake $(DEMO) --profile slurm --workflow-profile slurm/demo
+	$(VENV)/bin/snakemake --report results/report.html --configfile config/demo.yaml
 	@cat results/eval/table1.md
 
 slurm-up:

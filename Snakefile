@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/extract.smk"
@@ -18,6 +21,7 @@ include: "rules/judge.smk"
 include: "rules/train.smk"
 include: "rules/rerank.smk"
 include: "rules/evaluate.smk"
+include: "rules/analysis.smk"
 include: "rules/prefetch.smk"
 
 
@@ -37,6 +41,7 @@ localrules:
     rerank_candidates,
     merge_rerank,
     evaluate,
+    paper_analysis,
 
 
 rule all:

@@ -58,6 +58,11 @@ def _cross_checks(config: Mapping[str, Any]) -> list[str]:
     first = config["first_stage"]
     if first["backend"] == "precomputed" and not first["run"]:
         problems.append("first_stage.run: the 'precomputed' backend needs the path of a first-stage run (TREC or {qid: {vid: score}} JSON)")
+    evaluation, rerankers = config["evaluation"], sorted(config["rerankers"])
+    for key, names in (("analysis_reranker", [evaluation["analysis_reranker"]]), ("ecdf_rerankers", evaluation["ecdf_rerankers"])):
+        unknown = [n for n in names if n not in config["rerankers"]]
+        if unknown:
+            problems.append(f"evaluation.{key}: {unknown} not among the configured rerankers {rerankers}")
     return problems
 
 

@@ -26,7 +26,15 @@ wildcard_constraints:
 
 def all_targets():
     return ["results/eval/ndcg.json", "results/eval/table1.md", "results/skipped.tsv", "results/synthesis/funnel.md",
-            "results/train/stage1_loss.png", "results/train/stage2_loss.png"]
+            "results/train/stage1_loss.png", "results/train/stage2_loss.png", "results/paper/table1.csv",
+            "results/paper/table1_vs_published.md", "results/paper/table4.md", "results/paper/table5.md",
+            "results/paper/ndcg_by_group.md", "results/paper/figure3_ecdf.png"]
+
+
+def query_groups():
+    """The optional table of query metadata (language, event type, modality) for nDCG@10 by group."""
+    path = config["evaluation"]["query_groups"]
+    return [path] if path else []
 
 
 def shard_sheet(wildcards):

@@ -87,7 +87,7 @@ rule funnel:
         stage2="results/train/stage2.jsonl",
     output:
         json="results/synthesis/funnel.json",
-        md="results/synthesis/funnel.md",
+        md=report("results/synthesis/funnel.md", caption="../report/funnel.rst", category="Data synthesis"),
     log:
         "logs/funnel/funnel.log",
     params:

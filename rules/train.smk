@@ -10,7 +10,7 @@ rule train_stage1:
     output:
         model=directory("results/models/rv1"),
         history="results/train/stage1_log.jsonl",
-        plot="results/train/stage1_loss.png",
+        plot=report("results/train/stage1_loss.png", caption="../report/loss.rst", category="Training"),
     log:
         "logs/train_stage1/train_stage1.log",
     benchmark:
@@ -39,7 +39,7 @@ rule train_stage2:
     output:
         model=directory("results/models/rv2"),
         history="results/train/stage2_log.jsonl",
-        plot="results/train/stage2_loss.png",
+        plot=report("results/train/stage2_loss.png", caption="../report/loss.rst", category="Training"),
     log:
         "logs/train_stage2/train_stage2.log",
     benchmark:

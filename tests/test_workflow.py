@@ -180,6 +180,23 @@ def test_synthesis_lineage_writes_training_sets_and_funnel(demo_run):
 
 
 @pytest.mark.slow
+def test_paper_analyses_and_the_html_report(demo_run):
+    paper = demo_run / "results/paper"
+    assert "Not compared: the published numbers are for MultiVENT 2.0" in (paper / "table1_vs_published.md").read_text()
+    assert (paper / "table1.csv").read_text().splitlines()[0].startswith("system,R@10,nDCG@10")
+    assert "| RV-2 |" in (paper / "table5.md").read_text() and "| QVL-R |" in (paper / "table5.md").read_text()
+    assert "visual (4)" in (paper / "ndcg_by_group.md").read_text()  # the demo's query modalities, 4 test queries each
+    assert (paper / "figure3_ecdf.png").stat().st_size > 20_000
+    report = subprocess.run([sys.executable, "-m", "snakemake", "--report", "results/report.html", "--configfile", "config/demo.yaml",
+                             "config/two_shards.yaml"], cwd=demo_run, capture_output=True, text=True, timeout=600,
+                            env=workdir_env(demo_run), check=False)
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (demo_run / "results/report.html").read_text()
+    for item in ("Paper results", "Data synthesis", "Training", "figure3_ecdf.png", "table4.md", "funnel.md", "stage2_loss.png"):
+        assert item in html, item
+
+
+@pytest.mark.slow
 def test_schema_error_fails_at_parse_time_naming_the_key(demo_run):
     (demo_run / "config/bad.yaml").write_text("rerank: {depth: many}\n")
     bad = snakemake(demo_run, "-n", overlays=("config/bad.yaml",))

@@ -1,0 +1,79 @@
+"""The paper's analyses on small fixtures whose answers are worked out by hand."""
+
+import pytest
+
+from rankvideo.analysis import (RankChange, compare_cell, compare_table, first_relevant_rank, group_breakdown, load_published,
+                                plot_ecdf, rank_changes, relevance_split, variance_decomposition)
+
+
+@pytest.mark.parametrize(("ours", "published", "status"), [
+    (0.4951, "0.495", "OK"),               # rounds to the printed value
+    (0.604, "0.60", "OK"),                 # printed with two decimals: compared at two
+    (0.503, "0.495", "within tolerance"),  # 0.008 away, tolerance 0.01
+    (0.520, "0.495", "DIFF"),              # 0.025 away
+    (None, "0.495", "missing"),
+    (0.5, None, "not published"),
+])
+def test_a_cell_is_ok_within_tolerance_or_diff(ours, published, status):
+    assert compare_cell(ours, published, tolerance=0.01) == status
+
+
+def test_the_comparison_covers_both_sides():
+    ours = {"OmniEmbed": {"nDCG@10": 0.4952, "R@10": 0.60}, "RV-2": {"nDCG@10": 0.571}}
+    published = {"OmniEmbed": {"nDCG@10": "0.495", "R@10": "0.523"}, "RV-2": {"nDCG@10": "0.566"}, "RR": {"nDCG@10": "0.543"}}
+    rows = {(r["system"], r["metric"]): r["status"] for r in compare_table(ours, published, ["R@10", "nDCG@10"], 0.01)}
+    assert rows == {("OmniEmbed", "R@10"): "DIFF", ("OmniEmbed", "nDCG@10"): "OK", ("RV-2", "nDCG@10"): "within tolerance",
+                    ("RR", "nDCG@10"): "missing"}
+
+
+def test_published_numbers_are_the_papers():
+    published = load_published()
+    assert published["dataset"] == "MultiVENT 2.0"
+    assert published["table1"]["RV-2"]["nDCG@10"] == "0.566" and published["table1"]["OmniEmbed"]["nDCG@10"] == "0.495"
+    assert published["table5"]["QVL-R"]["video_only"] == "0.755"
+
+
+def test_first_relevant_rank_is_capped():
+    scores = {"a": 3.0, "b": 2.0, "c": 1.0}
+    assert first_relevant_rank(scores, {"b"}, cap=100) == 2
+    assert first_relevant_rank(scores, {"c"}, cap=2) == 2  # ranked third, capped at 2
+    assert first_relevant_rank(scores, {"z"}, cap=100) == 100  # never retrieved
+
+
+def test_rank_changes_sort_most_improved_first():
+    before = {"q1": {"a": 3, "b": 2, "c": 1}, "q2": {"a": 3, "b": 2, "c": 1}}
+    after = {"q1": {"a": 1, "b": 2, "c": 3}, "q2": {"a": 3, "b": 2, "c": 1}}
+    qrels = {"q1": {"c": 1}, "q2": {"b": 1}, "q3": {"a": 0}}  # q3 has nothing relevant: left out
+    changes = rank_changes(before, after, qrels, {"q1": "one", "q2": "two", "q3": "three"}, cap=100)
+    assert changes == [RankChange("q1", "one", 3, 1), RankChange("q2", "two", 2, 2)]
+    assert changes[0].delta == -2
+
+
+def test_variance_decomposition_by_hand():
+    # s = mu_q + mu_v - mu exactly; query means 2, 3; video means 1.5, 3.5; mean 2.5; total SS 5.
+    scores = {"q1": {"a": 1.0, "b": 3.0}, "q2": {"a": 2.0, "b": 4.0}}
+    r2 = variance_decomposition(scores)
+    assert r2["query_only"] == pytest.approx(1 - 4 / 5)   # residuals 1, 1, 1, 1
+    assert r2["video_only"] == pytest.approx(1 - 1 / 5)   # residuals 0.25 x 4
+    assert r2["additive"] == pytest.approx(1.0)
+
+
+def test_groups_below_the_minimum_are_left_out():
+    per_query = {"RV-2": {"q1": {"nDCG@10": 1.0}, "q2": {"nDCG@10": 0.5}, "q3": {"nDCG@10": 0.0}}}
+    shown, means, sizes = group_breakdown(per_query, {"q1": "visual", "q2": "visual", "q3": "speech"}, "nDCG@10", min_queries=2)
+    assert shown == ["visual"] and means == {"RV-2": {"visual": 0.75}} and sizes == {"visual": 2, "speech": 1}
+
+
+def test_ecdf_figure_is_written(tmp_path):
+    scores = {"q1": {"a": 2.0, "b": -1.0, "c": 0.5}}
+    relevant, other = relevance_split(scores, {"q1": {"a": 1}})
+    assert relevant == [2.0] and sorted(other) == [-1.0, 0.5]
+    plot_ecdf({"base": (relevant, other), "RV-2": (relevant, other)}, tmp_path / "f.png", "ECDF")
+    assert (tmp_path / "f.png").stat().st_size > 10_000 and not list(tmp_path.glob("*.partial.png"))
+
+
+def test_a_breakdown_without_large_enough_groups_says_so():
+    from rankvideo.analysis import breakdown_markdown
+
+    text = breakdown_markdown("topic", "nDCG@10", [], {"RV-2": {}}, {"a": 1, "b": 1}, 3)
+    assert "No group has enough queries." in text and "a (1), b (1)" in text and "| RV-2 |" not in text

@@ -1,0 +1,65 @@
+"""Rule paper_analysis: Table 1 as CSV and against the published numbers, Tables 4 and 5, nDCG@10 by
+query group, Figure 3."""
+
+import csv
+import json
+import logging
+
+from rankvideo.analysis import (breakdown_markdown, compare_table, comparison_markdown, group_breakdown, load_published,
+                                plot_ecdf, rank_changes, relevance_split, table4_markdown, table5_markdown,
+                                variance_decomposition)
+from rankvideo.evaluation import cascade
+from rankvideo.formats.qrels import read_qrels
+from rankvideo.formats.queries import read_queries
+from rankvideo.formats.runs import read_run, truncate
+from rankvideo.fsutil import atomic_write, atomic_write_text
+from rankvideo.workflow import run_script
+
+
+def main(sm) -> None:
+    p = sm.params
+    results = json.loads(open(sm.input.ndcg, encoding="utf-8").read())
+    metrics = [f"{m}@{k}" for k in p.cutoffs for m in ("R", "nDCG")]
+    means = {name: system["mean"] for name, system in results["systems"].items()}
+    with atomic_write(sm.output.table1_csv) as out:
+        writer = csv.writer(out)
+        writer.writerow(["system", *metrics, *(f"delta%_{m}" for m in metrics)])
+        base = means[p.first_stage_name]
+        for name, row in means.items():
+            writer.writerow([name, *(f"{row[m]:.4f}" for m in metrics),
+                             *("" if name == p.first_stage_name or not base[m] else f"{100 * (row[m] - base[m]) / base[m]:+.2f}" for m in metrics)])
+
+    published = load_published()
+    if results["dataset"] == published["dataset"]:
+        rows = compare_table(means, published["table1"], metrics, p.tolerance)
+        atomic_write_text(sm.output.published, comparison_markdown(rows, published["source"], p.tolerance))
+    else:
+        atomic_write_text(sm.output.published, f"Not compared: the published numbers are for {published['dataset']}; "
+                                               f"this run evaluates {results['dataset']}.\n")
+
+    qrels, queries = read_qrels(sm.input.qrels), read_queries(sm.input.queries)
+    first_stage = truncate(read_run(sm.input.first_stage), p.depth)
+    scores = {name: read_run(path) for name, path in p.scores.items()}
+    after = cascade(first_stage, scores[p.reranker], p.rerank_depth)
+    changes = rank_changes(first_stage, after, qrels, queries, p.rerank_depth)
+    atomic_write_text(sm.output.table4, table4_markdown(changes, p.table4_queries, p.rerank_depth, p.reranker))
+    atomic_write_text(sm.output.table5, table5_markdown({name: variance_decomposition(s) for name, s in scores.items()}))
+
+    if sm.input.groups:
+        group_rows = list(csv.DictReader(open(sm.input.groups[0], encoding="utf-8"), delimiter="\t"))
+        per_query = {name: system["per_query"] for name, system in results["systems"].items()}
+        tables = []
+        for column in [c for c in group_rows[0] if c != "query_id"]:
+            groups = {r["query_id"]: r[column] for r in group_rows}
+            shown, group_means, sizes = group_breakdown(per_query, groups, "nDCG@10", p.min_group_queries)
+            tables.append(breakdown_markdown(column, "nDCG@10", shown, group_means, sizes, p.min_group_queries))
+        atomic_write_text(sm.output.groups, "\n".join(tables))
+    else:
+        atomic_write_text(sm.output.groups, "No query groups configured (evaluation.query_groups).\n")
+
+    plot_ecdf({name: relevance_split(scores[name], qrels) for name in p.ecdf}, sm.output.figure3,
+              f"{results['dataset']}: scores of relevant vs non-relevant pairs")
+    logging.info("analysis of %d systems written", len(means))
+
+
+run_script(main, snakemake)  # noqa: F821
