@@ -42,6 +42,18 @@ def shard_sheet(wildcards):
     return f"{checkpoints.shard_sheet.get().output[0]}/{wildcards.shard}.tsv"
 
 
+def after_shard_sheet(pattern):
+    """Input of per-shard work downstream of the shard_sheet checkpoint. Snakemake re-plans a job whose
+    input goes through the checkpoint once it has run; a plain input would keep the job of an unchanged
+    shard marked for rerun (measured: a new video then reran every shard's extraction)."""
+
+    def inputs(wildcards):
+        checkpoints.shard_sheet.get()
+        return pattern.format(shard=wildcards.shard)
+
+    return inputs
+
+
 def split_queries(wildcards):
     if wildcards.split == "synthetic":
         return "results/synthesis/queries.tsv"

@@ -3,7 +3,7 @@
 
 rule extract_asr:
     input:
-        videos="results/corpus/usable/{shard}.tsv",
+        videos=after_shard_sheet("results/corpus/usable/{shard}.tsv"),
     output:
         rows="results/extract/asr/{shard}.jsonl",
         skipped="results/extract/asr/{shard}.skipped.tsv",
@@ -28,7 +28,7 @@ rule extract_asr:
 
 rule extract_ocr:
     input:
-        videos="results/corpus/usable/{shard}.tsv",
+        videos=after_shard_sheet("results/corpus/usable/{shard}.tsv"),
     output:
         rows="results/extract/ocr/{shard}.jsonl",
         skipped="results/extract/ocr/{shard}.skipped.tsv",
@@ -53,7 +53,7 @@ rule extract_ocr:
 
 rule extract_captions:
     input:
-        videos="results/corpus/usable/{shard}.tsv",
+        videos=after_shard_sheet("results/corpus/usable/{shard}.tsv"),
         model=local_model(config["models"]["captioner"]),
     output:
         rows="results/extract/caption/{shard}.jsonl",
@@ -81,10 +81,10 @@ rule extract_captions:
 
 rule extract_records:
     input:
-        videos="results/corpus/usable/{shard}.tsv",
-        asr="results/extract/asr/{shard}.jsonl",
-        ocr="results/extract/ocr/{shard}.jsonl",
-        caption="results/extract/caption/{shard}.jsonl",
+        videos=after_shard_sheet("results/corpus/usable/{shard}.tsv"),
+        asr=after_shard_sheet("results/extract/asr/{shard}.jsonl"),
+        ocr=after_shard_sheet("results/extract/ocr/{shard}.jsonl"),
+        caption=after_shard_sheet("results/extract/caption/{shard}.jsonl"),
     output:
         "results/extract/records/{shard}.jsonl",
     log:

@@ -18,7 +18,7 @@ rule text_llm:
 
 rule synthesize_queries:
     input:
-        records="results/extract/records/{shard}.jsonl",
+        records=after_shard_sheet("results/extract/records/{shard}.jsonl"),
         model=local_model(config["models"]["query_writer"]),
     output:
         rows="results/synthesis/generated/{shard}.jsonl",

@@ -22,7 +22,7 @@ from rankvideo.manifest import read_skips
 from rankvideo.shards import shard_of
 from tests.conftest import REPO, needs_media_tools
 
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "envs", "config.yaml", "config", "slurm", "local", "rankvideo")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "envs", "config.yaml", "config", "slurm", "local", "rankvideo", "report")
 BROKEN = {"v050", "v051", "v052"}
 SLURM = os.environ.get("RANKVIDEO_TEST_SLURM") == "1"
 EXECUTOR = ("--profile", "slurm", "--workflow-profile", "slurm/demo") if SLURM else ("--profile", "local", "--cores", "2")
@@ -132,7 +132,7 @@ def test_changing_alpha1_reruns_only_the_partition_and_after(demo_run):
     dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/alpha1.yaml"))
     assert dry.returncode == 0, dry.stderr[-2000:]
     downstream = {"partition", "training_sets", "funnel", "skip_manifest", "train_stage1", "train_stage2", "rerank_shard",
-                  "merge_rerank", "evaluate", "all"}
+                  "merge_rerank", "evaluate", "paper_analysis", "all"}
     assert planned_jobs(dry) == downstream  # no extraction, synthesis, retrieval or judging job
 
 
@@ -141,7 +141,7 @@ def test_changing_lambda_teacher_reruns_stage2_and_after_only(demo_run):
     (demo_run / "config/lambda.yaml").write_text("train: {stage2: {lambda_teacher: 2.0}}\n")
     dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/lambda.yaml"))
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "all"}
+    assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "all"}
     assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout
 
 
@@ -231,7 +231,7 @@ def test_changing_a_loss_module_reruns_stage2_and_after_only(demo_run):
         losses.write_text(original + "\n# a changed loss module\n")
         dry = snakemake(demo_run, "-n")
         assert dry.returncode == 0, dry.stderr[-2000:]
-        assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "all"}
+        assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "all"}
         assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout
     finally:
         losses.write_text(original)
@@ -252,11 +252,12 @@ def running_slurm_job(timeout: float) -> str:
 @needs_slurm
 def test_scancel_mid_training_leaves_nothing_complete_and_the_rerun_resumes(demo_run):
     target = ("results/models/rv2",)
+    ckpts = demo_run / "results/train/checkpoints/stage2"
+    shutil.rmtree(ckpts)  # the first run's checkpoints reach the last step: start this one from scratch
     proc = subprocess.Popen(snakemake_cmd("--forcerun", "train_stage2", targets=target), cwd=demo_run, env=workdir_env(demo_run),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         job = running_slurm_job(timeout=300)
-        ckpts = demo_run / "results/train/checkpoints/stage2"
         deadline = time.monotonic() + 300
         while not list(ckpts.glob("*/step-*/COMPLETE")) and time.monotonic() < deadline:
             time.sleep(1)
