@@ -92,6 +92,7 @@ def fetch(checkpoint: Checkpoint, whisper_root: Path) -> str:
         return snapshot_download(checkpoint.name, allow_patterns=HUB_PATTERNS)
     import whisper
 
+    # openai-whisper's own downloader (checksum-verified), the one load_model uses; private, so the version is pinned in envs/.
     return whisper._download(whisper._MODELS[checkpoint.name], str(whisper_root), in_memory=False)
 
 

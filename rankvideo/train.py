@@ -277,6 +277,7 @@ def train_stage1(model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: st
 def train_and_save(backend: TransformersBackend, stage: int, model_path: str, for_epoch: Callable[[int], Sequence[Any]], per_step: int,
                    loss_fn: Callable, settings: TrainSettings, ckpt_root: str | Path, out_dir: str | Path,
                    provenance: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The loop both stages share, then the model saved by rank 0 with the record of how it was trained."""
     if not for_epoch(0):
         raise ValueError(f"stage {stage}: no training examples")
     history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))

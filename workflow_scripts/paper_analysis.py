@@ -4,6 +4,7 @@ query group, Figure 3."""
 import csv
 import json
 import logging
+from pathlib import Path
 
 from rankvideo.analysis import (breakdown_markdown, compare_table, comparison_markdown, group_breakdown, load_published,
                                 plot_ecdf, rank_changes, relevance_split, table4_markdown, table5_markdown,
@@ -18,7 +19,7 @@ from rankvideo.workflow import run_script
 
 def main(sm) -> None:
     p = sm.params
-    results = json.loads(open(sm.input.ndcg, encoding="utf-8").read())
+    results = json.loads(Path(sm.input.ndcg).read_text(encoding="utf-8"))
     metrics = [f"{m}@{k}" for k in p.cutoffs for m in ("R", "nDCG")]
     means = {name: system["mean"] for name, system in results["systems"].items()}
     with atomic_write(sm.output.table1_csv) as out:
@@ -46,7 +47,7 @@ def main(sm) -> None:
     atomic_write_text(sm.output.table5, table5_markdown({name: variance_decomposition(s) for name, s in scores.items()}))
 
     if sm.input.groups:
-        group_rows = list(csv.DictReader(open(sm.input.groups[0], encoding="utf-8"), delimiter="\t"))
+        group_rows = list(csv.DictReader(Path(sm.input.groups[0]).read_text(encoding="utf-8").splitlines(), delimiter="\t"))
         per_query = {name: system["per_query"] for name, system in results["systems"].items()}
         tables = []
         for column in [c for c in group_rows[0] if c != "query_id"]:
