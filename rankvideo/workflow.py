@@ -22,8 +22,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SCRIPTS_DIR = PACKAGE_DIR.parent / "workflow_scripts"
 
 
-def _imported_names(path: Path, in_functions: bool = True) -> set[str]:
-    """Absolute module names a source file imports; with in_functions=False, only those run on import."""
+@cache
+def _imported_names(path: Path, in_functions: bool = True) -> frozenset[str]:
+    """Absolute module names a source file imports; with in_functions=False, only those run on import.
+    Cached: every rule's fingerprint walks the shared modules again at each DAG parse."""
     names: set[str] = set()
     todo: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"), str(path))]
     while todo:
@@ -35,7 +37,7 @@ def _imported_names(path: Path, in_functions: bool = True) -> set[str]:
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif in_functions or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             todo.extend(ast.iter_child_nodes(node))
-    return names
+    return frozenset(names)
 
 
 def _package_file(name: str) -> Path | None:
