@@ -42,6 +42,7 @@ localrules:
     merge_rerank,
     evaluate,
     paper_analysis,
+    figure4,
 
 
 rule all:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from rankvideo.evaluation import metric_names, relative_delta, table_markdown
 from rankvideo.formats.runs import ranked
 
 PUBLISHED = Path(__file__).resolve().parent / "data" / "published.yaml"
@@ -133,6 +134,35 @@ def table5_markdown(rows: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- Table 2: one reranker over several first stages ------------------------------------------
+
+def table2_markdown(rows: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]], reranker: str, cutoffs: Sequence[int],
+                    title: str) -> str:
+    """Paper Table 2: each first stage raw, then with `reranker` on its top candidates, and the % change over it."""
+    names = metric_names(cutoffs)
+    lines = [f"**{title}**", "", "| Method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for stage, (before, after) in rows.items():
+        deltas = [relative_delta(after[m], before[m]) for m in names]
+        lines += [f"| {stage} | " + " | ".join(f"{before[m]:.3f}" for m in names) + " |",
+                  f"| + {reranker} | " + " | ".join(f"{after[m]:.3f}" for m in names) + " |",
+                  "| Δ% | " + " | ".join("N/A" if d is None else f"{d:+.2f}" for d in deltas) + " |"]
+    return "\n".join(lines) + "\n"
+
+
+# --- Table 7: the Stage 2 loss ablation ------------------------------------------------------
+
+def table7_markdown(results: Mapping[str, Any], rows: Mapping[str, str]) -> str:
+    """Paper Table 7 from ndcg.json: the first stage, then each loss subset's Stage 2 reranker cascaded on it.
+    `rows` maps a loss label ("P+PT") to the reranker trained with that subset, in the order shown."""
+    if not rows:
+        return "No loss ablation configured (evaluation.loss_ablation).\n"
+    first, systems = results["first_stage"], results["systems"]
+    table = {first: systems[first]["mean"], **{f"{label} ({name})": systems[name]["mean"] for label, name in rows.items()}}
+    title = (f"{results['dataset']}: Stage 2 loss ablation on {results['queries_evaluated']} queries "
+             "(P pairwise, PT pointwise, T teacher)")
+    return table_markdown(table, first, results["cutoffs"], title)
+
+
 # --- nDCG@10 by query group -------------------------------------------------------------------
 
 def group_breakdown(per_query: Mapping[str, Mapping[str, Mapping[str, float]]], groups: Mapping[str, str], metric: str,
@@ -191,7 +221,48 @@ def plot_ecdf(panels: Mapping[str, tuple[Sequence[float], Sequence[float]]], out
         ax.legend(loc="lower right", fontsize=8)
     axes[0][0].set_ylabel("fraction of pairs with score ≤ s")
     fig.suptitle(title)
+    _save(fig, out)
+
+
+# --- Figure 4: per-pair latency ----------------------------------------------------------------
+
+def latency_markdown(rows: Mapping[str, Mapping[str, Any]], device: str) -> str:
+    """Figure 4's numbers: the median seconds per pair alone (batch 1) and shared across a video's queries."""
+    lines = [f"**Median latency per (query, video) pair on {device}**", "",
+             "| Method | Pairs | Alone (s, batch 1) | Shared video (s per pair) | Queries per video |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['pairs']} | {r['median_s']:.3f} | {r['shared_median_s_per_pair']:.3f} | {r['queries_per_video']:.1f} |"
+              for name, r in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def plot_latency(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: str) -> None:
+    """Bars of the median per-pair latency of each reranker: scored alone, and shared across a video's queries."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    xs = range(len(names))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 3.8), dpi=110)
+    alone = ax.bar([x - 0.2 for x in xs], [rows[n]["median_s"] for n in names], 0.4, label="alone (batch 1, as the paper)")
+    shared = ax.bar([x + 0.2 for x in xs], [rows[n]["shared_median_s_per_pair"] for n in names], 0.4,
+                    label="shared video (all its candidate queries)")
+    ax.bar_label(alone, fmt="%.3f", fontsize=7)
+    ax.bar_label(shared, fmt="%.3f", fontsize=7)
+    ax.set_xticks(list(xs), names)
+    ax.set_ylabel("median seconds per (query, video) pair")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
     fig.tight_layout()
+    _save(fig, out)
+
+
+def _save(fig: Any, out: str | Path) -> None:
+    """Write a figure through a temporary file, so a killed job leaves no half-written image."""
+    import matplotlib.pyplot as plt
+
     tmp = Path(out).with_name(Path(out).stem + ".partial.png")
     fig.savefig(tmp)
     plt.close(fig)

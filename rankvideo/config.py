@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+
+LOSS_LABELS = {"pair": "P", "point": "PT", "teacher": "T"}  # paper App. B Table 7's names of the loss terms
+# The train.stage2 settings each loss term reads (rankvideo.losses): a variant's job depends on its own terms' only,
+# so a changed lambda_teacher retrains the variants with the teacher term and leaves the others alone.
+TERM_SETTINGS = {"pair": ("tau_pair",), "teacher": ("lambda_teacher", "tau_teacher"),
+                 "point": ("lambda_pt", "tau_point", "soft_negative_target", "negative_weight")}
+MAIN_STAGE2 = "rv2"  # results/models/rv2: Stage 2 with train.stage2.losses, the reranker RV-2
 
 
 class ConfigError(ValueError):
@@ -55,14 +63,23 @@ def _cross_checks(config: Mapping[str, Any]) -> list[str]:
         problems.append(f"video.min_pixels: {video['min_pixels']} exceeds video.max_pixels {video['max_pixels']}")
     if config["rerank"]["depth"] > config["first_stage"]["depth"]:
         problems.append(f"rerank.depth: {config['rerank']['depth']} exceeds first_stage.depth {config['first_stage']['depth']}")
-    first = config["first_stage"]
-    if first["backend"] == "precomputed" and not first["run"]:
-        problems.append("first_stage.run: the 'precomputed' backend needs the path of a first-stage run (TREC or {qid: {vid: score}} JSON)")
+    stages = {"first_stage": config["first_stage"], **{f"other_first_stages.{n}": s for n, s in config["other_first_stages"].items()}}
+    for key, stage in stages.items():
+        if stage["backend"] == "precomputed" and not stage["run"]:
+            problems.append(f"{key}.run: the 'precomputed' backend needs the path of a first-stage run (TREC or {{qid: {{vid: score}}}} JSON)")
+        if key != "first_stage" and stage["depth"] < config["rerank"]["depth"]:
+            problems.append(f"{key}.depth: {stage['depth']} is below rerank.depth {config['rerank']['depth']}")
+    if config["first_stage"]["name"] in config["other_first_stages"]:
+        problems.append(f"other_first_stages.{config['first_stage']['name']}: the name of first_stage; give it another")
     evaluation, rerankers = config["evaluation"], sorted(config["rerankers"])
-    for key, names in (("analysis_reranker", [evaluation["analysis_reranker"]]), ("ecdf_rerankers", evaluation["ecdf_rerankers"])):
+    for key, names in (("analysis_reranker", [evaluation["analysis_reranker"]]), ("ecdf_rerankers", evaluation["ecdf_rerankers"]),
+                       ("latency_rerankers", evaluation["latency_rerankers"])):
         unknown = [n for n in names if n not in config["rerankers"]]
         if unknown:
             problems.append(f"evaluation.{key}: {unknown} not among the configured rerankers {rerankers}")
+    if evaluation["loss_ablation"] and stage2_reranker(config) is None:
+        problems.append(f"evaluation.loss_ablation: no reranker scores results/models/{MAIN_STAGE2} (the Stage 2 model) to name "
+                        f"the ablation rows after; add one to rerankers or set loss_ablation: []")
     return problems
 
 
@@ -91,3 +108,43 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
             config = merge(config, yaml.safe_load(handle) or {})
     validate_config(config, " + ".join(map(str, paths)))
     return config
+
+
+def loss_label(terms: Sequence[str]) -> str:
+    """A loss subset as paper Table 7 names it: [pair, point] -> "P+PT"."""
+    return "+".join(LOSS_LABELS[t] for t in terms)
+
+
+def stage2_variants(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The Stage 2 models to train, by folder name under results/models: rv2 with train.stage2.losses, and
+    rv2-<label> for each other loss subset of evaluation.loss_ablation (paper Table 7)."""
+    main = list(config["train"]["stage2"]["losses"])
+    variants = {MAIN_STAGE2: main}
+    for terms in config["evaluation"]["loss_ablation"]:
+        if set(terms) != set(main):
+            variants[f"{MAIN_STAGE2}-{loss_label(terms)}"] = list(terms)
+    return variants
+
+
+def stage2_settings(config: Mapping[str, Any], terms: Sequence[str]) -> dict[str, Any]:
+    """A Stage 2 job's settings: train.stage2 without the loss settings its terms do not read, and the shared keys."""
+    unused = {k for term, keys in TERM_SETTINGS.items() if term not in terms for k in keys}
+    stage2 = {k: v for k, v in config["train"]["stage2"].items() if k not in unused}
+    return {**stage2, "losses": list(terms), **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}}
+
+
+def stage2_reranker(config: Mapping[str, Any]) -> str | None:
+    """The configured reranker that scores the main Stage 2 model (RV-2 in config.yaml)."""
+    return next((n for n, r in config["rerankers"].items() if r["model"] == f"results/models/{MAIN_STAGE2}"), None)
+
+
+def ablation_rerankers(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """A reranker <RV-2>-<label> per ablation variant, scored in the paper format that Stage 2 trains."""
+    return {f"{stage2_reranker(config)}-{loss_label(terms)}": {"model": f"results/models/{name}", "prompt_format": "paper"}
+            for name, terms in stage2_variants(config).items() if name != MAIN_STAGE2}
+
+
+def loss_ablation_rows(config: Mapping[str, Any]) -> dict[str, str]:
+    """Paper Table 7's rows in config order: each loss subset's label and the reranker trained with it."""
+    main, name = set(config["train"]["stage2"]["losses"]), stage2_reranker(config)
+    return {loss_label(t): name if set(t) == main else f"{name}-{loss_label(t)}" for t in config["evaluation"]["loss_ablation"]}

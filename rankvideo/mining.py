@@ -167,22 +167,27 @@ def judgment_rows(judgments: Sequence[Judgment]) -> list[dict[str, Any]]:
     return [{**asdict(j), "p_yes": j.p_yes, "says_yes": j.says_yes} for j in judgments]
 
 
-def judge(llm, candidates: Sequence[Candidate], queries: Mapping[str, str], records: Mapping[str, Mapping[str, Any]],
-          mode: str, max_reasoning_tokens: int) -> list[Judgment]:
-    """The teacher's margin for each query's positive and candidate negatives, over caption + ASR.
+def judge_margins(llm, texts: Sequence[tuple[str, str, str]], mode: str, max_reasoning_tokens: int) -> tuple[list[Any], list[str]]:
+    """The teacher's margin (textllm.Margin) and reasoning for each (query, caption, asr), over the judging prompt.
 
     `direct`: the assistant turn is forced to begin with <answer> and the margin read there.
-    `reason` (ReasonRank): the teacher reasons first; its text up to <answer> is kept as
-    teacher_reasoning and the margin is read after it.
+    `reason` (ReasonRank): the teacher reasons first; its text up to <answer> is kept and the margin is
+    read after it. Judging and the text reranker share this, so both read the teacher the same way.
     """
-    pairs = [(c.query_id, c.positive, True) for c in candidates]
-    pairs += [(c.query_id, vid, False) for c in candidates for vid, _ in c.negatives]
-    prompts = [llm.chat_prompt(JUDGE_SYSTEM, judge_user_prompt(queries[q], records[v]["caption"], records[v]["asr"]))
-               for q, v, _ in pairs]
-    reasoning = [""] * len(pairs)
+    prompts = [llm.chat_prompt(JUDGE_SYSTEM, judge_user_prompt(q, caption, asr)) for q, caption, asr in texts]
+    reasoning = [""] * len(prompts)
     if mode == "reason":
         reasoning = [r.split("<answer>")[0] for r in llm.generate(prompts, max_new_tokens=max_reasoning_tokens)]
-    margins = llm.margins([p + r + "<answer>" for p, r in zip(prompts, reasoning)])
+    return llm.margins([p + r + "<answer>" for p, r in zip(prompts, reasoning)]), reasoning
+
+
+def judge(llm, candidates: Sequence[Candidate], queries: Mapping[str, str], records: Mapping[str, Mapping[str, Any]],
+          mode: str, max_reasoning_tokens: int) -> list[Judgment]:
+    """The teacher's judgment of each query's positive and candidate negatives, over caption + ASR."""
+    pairs = [(c.query_id, c.positive, True) for c in candidates]
+    pairs += [(c.query_id, vid, False) for c in candidates for vid, _ in c.negatives]
+    texts = [(queries[q], records[v]["caption"], records[v]["asr"]) for q, v, _ in pairs]
+    margins, reasoning = judge_margins(llm, texts, mode, max_reasoning_tokens)
     return [Judgment(q, v, pos, m.delta, r) for (q, v, pos), m, r in zip(pairs, margins, reasoning)]
 
 

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rankvideo.extract.packaged import PACKAGED_MODELS
+
 log = logging.getLogger(__name__)
 
 # Safetensors weights and the files that describe them; never pickled .bin/.pt duplicates.
@@ -43,10 +45,11 @@ def configured_checkpoints(config: Mapping[str, Any]) -> list[Checkpoint]:
     models = config["models"]
     wanted = [models["captioner"], models["query_writer"], models["teacher"], models["base"]]
     wanted += [r["model"] for r in config["rerankers"].values()]
-    if config["first_stage"]["backend"] != "precomputed":
-        wanted.append(config["first_stage"]["model"])
+    for stage in (config["first_stage"], *config["other_first_stages"].values()):
+        if stage["backend"] != "precomputed":
+            wanted.append(stage["model"])
     found = [Checkpoint("hub", m) for m in dict.fromkeys(wanted) if is_hub_id(m)]
-    if config["extract"]["asr_backend"] == "openai-whisper":
+    if config["extract"]["asr_backend"] == "openai-whisper" and models["asr"] not in PACKAGED_MODELS:
         found.append(Checkpoint("whisper", models["asr"].removeprefix("openai/whisper-")))
     elif is_hub_id(models["asr"]):
         found.append(Checkpoint("hub", models["asr"]))

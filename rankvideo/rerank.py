@@ -21,6 +21,7 @@ from rankvideo.formats.runs import write_json_run, write_trec_run
 from rankvideo.formats.video2queries import read_video2queries
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.fsutil import atomic_write, atomic_write_text
+from rankvideo.shards import shard_of
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi")
@@ -59,6 +60,39 @@ def model_fingerprint(model: str) -> str:
     return f"{model}@{digest.hexdigest()[:16]}"
 
 
+def shard_work(candidates: str | Path, queries_path: str | Path, shard: str, n_shards: int) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The test queries and the (video -> queries) work list of one shard's candidate videos."""
+    queries = read_queries(queries_path)
+    video2queries = read_video2queries(candidates, query_ids=set(queries))
+    return queries, {v: list(q) for v, q in video2queries.items() if shard_of(v, n_shards) == shard}
+
+
+def configured_reranker(spec: Mapping[str, Any], backend: str, video: Mapping[str, Any], batch_size: int) -> Any:
+    """A reranker from its config entry: VLMReranker over frames, or TextReranker over caption + ASR (kind: text)."""
+    if spec.get("kind", "video") == "text":
+        from rankvideo.text_reranker import TextReranker
+        from rankvideo.textllm import load_text_llm
+
+        return TextReranker(load_text_llm(backend, spec["model"]), spec["mode"], spec.get("max_reasoning_tokens", 0))
+    from rankvideo.reranker import VLMReranker
+
+    return VLMReranker(spec["model"], backend=backend, fps=video["fps"], max_frames=video["max_frames_stage2"],
+                       min_pixels=video["min_pixels"], max_pixels=video["max_pixels"], prompt_format=spec["prompt_format"],
+                       batch_size=batch_size, max_reasoning_tokens=spec.get("max_reasoning_tokens", 0))
+
+
+def reranker_evidence(spec: Mapping[str, Any], sources: Sequence[str | Path], video_ids: Sequence[str]) -> tuple[dict[str, Any], str]:
+    """What a reranker reads per video, from `sources` (the video sheet, or extraction records for a text
+    reranker), and the reason a video without any fails."""
+    if spec.get("kind", "video") == "text":
+        from rankvideo.extract.records import read_jsonl
+
+        records = {r["video_id"]: r for path in sources for r in read_jsonl(path)}
+        return {v: records.get(v) for v in video_ids}, "no extraction record (caption, ASR) for this video: see results/skipped.tsv"
+    paths = {r.video_id: r.path for path in sources for r in read_video_sheet(path)}
+    return {v: paths.get(v) for v in video_ids}, "video file not found"
+
+
 def read_progress(out_dir: Path, settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Videos already scored by an interrupted run with the same settings; a torn last line is dropped."""
     progress, recorded = out_dir / PROGRESS, out_dir / SETTINGS
@@ -85,32 +119,44 @@ def read_progress(out_dir: Path, settings: Mapping[str, Any]) -> dict[str, list[
 
 
 def rerank_videos(reranker: Any, video2queries: Mapping[str, Sequence[str]], queries: Mapping[str, str],
-                  paths: Mapping[str, Path | None], out_dir: str | Path, settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Score every (query, video) candidate, resuming from `out_dir`; returns results per video."""
+                  evidence: Mapping[str, Any], out_dir: str | Path, settings: Mapping[str, Any],
+                  missing: str = "video file not found") -> dict[str, list[dict[str, Any]]]:
+    """Score every (query, video) candidate, resuming from `out_dir`; returns results per video.
+
+    `evidence` is what the reranker's `score_video` reads for a video: its file for a video reranker, its
+    extraction record for a text reranker. A video without any fails its pairs with the reason `missing`.
+    """
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = read_progress(out_dir, settings)
     atomic_write_text(out_dir / SETTINGS, json.dumps(dict(settings), sort_keys=True))
-    todo = [v for v in video2queries if v not in done]
-    if done:
-        log.info("resuming: %d videos already scored, %d to go", len(done), len(todo))
+    # A video counts as done only for the very queries it was scored on: a grown work list (a pool widened for
+    # Table 2) rescores it.
+    todo = [v for v in video2queries if [r["query_id"] for r in done.get(v, [])] != list(video2queries[v])]
+    if len(todo) < len(video2queries):
+        log.info("resuming: %d videos already scored, %d to go", len(video2queries) - len(todo), len(todo))
+    chunk = getattr(reranker, "videos_per_call", 1)  # a text LLM scores many videos' pairs in one call
     pairs, start = 0, time.perf_counter()
-    with open(out_dir / PROGRESS, "a", encoding="utf-8") as progress, tqdm(todo, desc="rerank", unit="video") as bar:
-        for vid in bar:
-            qids = list(video2queries[vid])
-            path = paths.get(vid)
-            if path is None:
-                results = [{"query_id": q, "failed": True, "error": "video file not found"} for q in qids]
-            else:
-                results = [{"query_id": q, **_pair_fields(r)} for q, r in zip(qids, reranker.score_video(path, [queries[q] for q in qids]))]
-            progress.write(json.dumps({"video_id": vid, "results": results}) + "\n")
+    with open(out_dir / PROGRESS, "a", encoding="utf-8") as progress, tqdm(total=len(todo), desc="rerank", unit="video") as bar:
+        for first in range(0, len(todo), chunk):
+            videos = todo[first:first + chunk]
+            ready = [v for v in videos if evidence.get(v) is not None]
+            scores = dict(zip(ready, reranker.score_videos([(evidence[v], [queries[q] for q in video2queries[v]]) for v in ready])))
+            for vid in videos:
+                qids = list(video2queries[vid])
+                if vid in scores:
+                    results = [{"query_id": q, **_pair_fields(r)} for q, r in zip(qids, scores[vid])]
+                else:
+                    results = [{"query_id": q, "failed": True, "error": missing} for q in qids]
+                progress.write(json.dumps({"video_id": vid, "results": results}) + "\n")
+                done[vid] = results
+                pairs += len(qids)
             progress.flush()
-            done[vid] = results
-            pairs += len(qids)
+            bar.update(len(videos))
             bar.set_postfix(pairs_per_s=f"{pairs / max(time.perf_counter() - start, 1e-9):.2f}")
-    return done
+    return {v: done[v] for v in video2queries}
 
 
 def _pair_fields(result: Mapping[str, Any]) -> dict[str, Any]:

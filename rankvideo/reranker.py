@@ -77,6 +77,10 @@ class VLMReranker:
             return [failed(q, path, f"{type(err).__name__}: {err}") for q in queries]
         return [failed(q, path, s) if isinstance(s, str) else scored(q, path, *s) for q, s in zip(queries, pairs)]
 
+    def score_videos(self, items: Sequence[tuple[str | Path, Sequence[str]]]) -> list[list[dict[str, Any]]]:
+        """score_video over (video, queries) items, one video at a time: the rerank driver's interface."""
+        return [self.score_video(path, queries) for path, queries in items]
+
     def score_batch(self, queries: Sequence[str], video_paths: Sequence[str | Path]) -> list[dict[str, Any]]:
         """One result per (query, video) pair, in input order."""
         if len(queries) != len(video_paths):

@@ -3,7 +3,7 @@
 
 rule evaluate:
     input:
-        first_stage="results/first_stage/test.trec",
+        first_stage=first_stage_run("test"),
         qrels=DATASET["qrels"],
         queries=DATASET["queries"]["test"],
         rerankers=reranker_scores().values(),

@@ -1,5 +1,6 @@
 # Reranking (paper §5): the top rerank.depth of the first stage, per shard of candidate videos so a
-# job loads its model once; each video is decoded and encoded once for all its queries.
+# job loads its model once; each video is decoded and encoded once for all its queries. Video rerankers
+# read frames; the text reranker (ReasonRank, paper Table 1) reads each video's caption + ASR record.
 
 
 rule tiny_model:
@@ -18,12 +19,14 @@ rule tiny_model:
 
 
 rule rerank_candidates:
+    wildcard_constraints:
+        pool="candidates|table2_candidates",
     input:
-        run="results/first_stage/test.trec",
+        runs=pool_runs,
     output:
-        "results/rerank/candidates.json",
+        "results/rerank/{pool}.json",
     log:
-        "logs/rerank_candidates/rerank_candidates.log",
+        "logs/rerank_candidates/{pool}.log",
     params:
         depth=config["rerank"]["depth"],
         code=code_version("rerank_candidates"),
@@ -35,10 +38,7 @@ rule rerank_candidates:
 
 rule rerank_shard:
     input:
-        candidates="results/rerank/candidates.json",
-        videos="results/corpus/videos.tsv",
-        queries=DATASET["queries"]["test"],
-        model=reranker_model,
+        unpack(rerank_inputs),
     output:
         "results/rerank/{reranker}/shards/{shard}.json",
     log:
@@ -46,9 +46,7 @@ rule rerank_shard:
     benchmark:
         "benchmarks/rerank_shard/{reranker}/{shard}.tsv"
     params:
-        model=lambda wildcards: RERANKERS[wildcards.reranker]["model"],
-        prompt_format=lambda wildcards: RERANKERS[wildcards.reranker]["prompt_format"],
-        max_reasoning_tokens=lambda wildcards: RERANKERS[wildcards.reranker].get("max_reasoning_tokens", 0),
+        spec=lambda wildcards: RERANKERS[wildcards.reranker],
         backend=config["rerank"]["backend"],
         batch_size=config["rerank"]["batch_size"],
         video=config["video"],
@@ -58,7 +56,7 @@ rule rerank_shard:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=lambda wildcards, attempt: 32000 * attempt,
+        mem_mb=lambda wildcards, attempt: (96000 if is_text_reranker(wildcards) else 32000) * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,
     conda:
         "../envs/vlm.yaml"

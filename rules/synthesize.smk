@@ -68,7 +68,7 @@ rule synthetic_queries:
 
 rule filter_queries:
     input:
-        run="results/first_stage/synthetic.trec",
+        run=first_stage_run("synthetic"),
         qrels="results/synthesis/qrels.txt",
     output:
         candidates="results/synthesis/candidates.jsonl",

@@ -1,4 +1,5 @@
-# Two-stage training (paper §4): Stage 1 perception SFT, then Stage 2 ranking. Checkpoints live outside
+# Two-stage training (paper §4): Stage 1 perception SFT, then Stage 2 ranking, once per loss subset of
+# evaluation.loss_ablation (paper Table 7; the {stage2} wildcard names the model). Checkpoints live outside
 # the declared outputs, keyed by everything the run depends on, so a killed job resumes and a changed
 # setting starts afresh.
 
@@ -9,8 +10,8 @@ rule train_stage1:
         model=local_model(config["models"]["base"]),
     output:
         model=directory("results/models/rv1"),
-        history="results/train/stage1_log.jsonl",
-        plot=report("results/train/stage1_loss.png", caption="../report/loss.rst", category="Training"),
+        history="results/train/rv1_log.jsonl",
+        plot=report("results/train/rv1_loss.png", caption="../report/loss.rst", category="Training"),
     log:
         "logs/train_stage1/train_stage1.log",
     benchmark:
@@ -37,18 +38,18 @@ rule train_stage2:
         data="results/train/stage2.jsonl",
         model="results/models/rv1",
     output:
-        model=directory("results/models/rv2"),
-        history="results/train/stage2_log.jsonl",
-        plot=report("results/train/stage2_loss.png", caption="../report/loss.rst", category="Training"),
+        model=directory("results/models/{stage2}"),
+        history="results/train/{stage2}_log.jsonl",
+        plot=report("results/train/{stage2}_loss.png", caption="../report/loss.rst", category="Training"),
     log:
-        "logs/train_stage2/train_stage2.log",
+        "logs/train_stage2/{stage2}.log",
     benchmark:
-        "benchmarks/train_stage2/train_stage2.tsv"
+        "benchmarks/train_stage2/{stage2}.tsv"
     params:
         base=lambda wildcards, input: input.model,
-        settings={**config["train"]["stage2"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}},
+        settings=stage2_job_settings,
         video=config["video"],
-        checkpoints="results/train/checkpoints/stage2",
+        checkpoints=lambda wildcards: f"results/train/checkpoints/{wildcards.stage2}",
         code=code_version("train_stage2"),
     threads: 2
     resources:

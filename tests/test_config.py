@@ -75,3 +75,48 @@ def test_load_config_names_the_files(tmp_path):
     overlay.write_text(yaml.safe_dump({"video": {"fps": "two"}}))
     with pytest.raises(ConfigError, match=r"config.yaml \+ .*bad.yaml\):\n  video.fps: expected type 'number', got 'two'"):
         load_config(REPO / "config.yaml", overlay)
+
+
+def test_loss_ablation_trains_each_other_subset_once_and_names_its_reranker(config):
+    from rankvideo.config import ablation_rerankers, loss_ablation_rows, stage2_variants
+
+    assert stage2_variants(config) == {"rv2": ["pair", "point", "teacher"], "rv2-P+PT": ["pair", "point"], "rv2-P": ["pair"]}
+    assert ablation_rerankers(config) == {"RV-2-P+PT": {"model": "results/models/rv2-P+PT", "prompt_format": "paper"},
+                                          "RV-2-P": {"model": "results/models/rv2-P", "prompt_format": "paper"}}
+    assert loss_ablation_rows(config) == {"P+PT+T": "RV-2", "P+PT": "RV-2-P+PT", "P": "RV-2-P"}
+    config["evaluation"]["loss_ablation"] = []
+    assert stage2_variants(config) == {"rv2": ["pair", "point", "teacher"]} and ablation_rerankers(config) == {}
+
+
+def test_a_variant_depends_only_on_the_loss_settings_its_terms_read(config):
+    from rankvideo.config import stage2_settings
+
+    pair_only = stage2_settings(config, ["pair"])
+    assert pair_only["losses"] == ["pair"] and pair_only["tau_pair"] == 10.0
+    assert not {"lambda_teacher", "tau_teacher", "lambda_pt", "tau_point", "soft_negative_target", "negative_weight"} & set(pair_only)
+    full = stage2_settings(config, ["pair", "point", "teacher"])
+    assert {k: v for k, v in full.items() if k not in ("checkpoint_every", "seed", "processes", "lora")} == config["train"]["stage2"]
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda c: c["rerankers"].update(X={"kind": "text", "model": "m", "mode": "direct", "prompt_format": "paper"}),
+     "rerankers.X: Additional properties are not allowed ('prompt_format' was unexpected)"),
+    (lambda c: c["rerankers"].update(X={"kind": "text", "model": "m", "mode": "think"}), "rerankers.X.mode: expected one of ['direct', 'reason']"),
+    (lambda c: c["rerankers"].update(X={"model": "m"}), "rerankers.X: 'prompt_format' is a required property"),
+    (lambda c: c["evaluation"].update(loss_ablation=[["pair", "ranknet"]]), "evaluation.loss_ablation.0.1: expected one of"),
+    (lambda c: c["rerankers"].pop("RV-2"), "evaluation.loss_ablation: no reranker scores results/models/rv2"),
+    (lambda c: c["other_first_stages"].update(CLIP={"backend": "precomputed", "run": None, "model": "clip", "text_fields": ["title"], "depth": 1000}),
+     "other_first_stages.CLIP.run: the 'precomputed' backend needs the path"),
+    (lambda c: c["other_first_stages"].update(CLIP={"backend": "precomputed", "run": "r.json", "model": "clip", "text_fields": ["title"], "depth": 50}),
+     "other_first_stages.CLIP.depth: 50 is below rerank.depth 100"),
+    (lambda c: c["other_first_stages"].update(OmniEmbed={"backend": "precomputed", "run": "r.json", "model": "m", "text_fields": ["title"], "depth": 1000}),
+     "other_first_stages.OmniEmbed: the name of first_stage"),
+])
+def test_reranker_kinds_and_the_ablation_are_checked(config, mutate, expected):
+    bad = copy.deepcopy(config)
+    mutate(bad)
+    if "RV-2" not in bad["rerankers"]:
+        bad["evaluation"].update(analysis_reranker="RV-1", ecdf_rerankers=["RV-1"])
+    with pytest.raises(ConfigError) as info:
+        validate_config(bad)
+    assert expected in str(info.value)

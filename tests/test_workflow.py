@@ -97,12 +97,13 @@ def test_demo_produces_real_first_stage_metrics(demo_run):
 @pytest.mark.slow
 def test_zero_shot_base_model_is_the_first_reranker(demo_run):
     results = json.loads((demo_run / "results/eval/ndcg.json").read_text())
-    assert list(results["systems"]) == ["MiniLM", "QVL-I", "QVL-T", "QVL-R", "RV-1", "RV-2"]
-    assert results["systems"]["QVL-I"]["kind"] == "reranker" and len(results["systems"]["QVL-I"]["per_query"]) == 16
-    scores = read_json_run(demo_run / "results/rerank/QVL-I/scores.json")
+    assert list(results["systems"]) == ["MiniLM", "QVL-I", "QVL-T", "QVL-R", "ReasonRank", "RV-1", "RV-2", "RV-2-P+PT", "RV-2-P"]
     good = {r.video_id for r in read_video_sheet(demo_run / "results/corpus/videos.tsv")}
-    assert len(scores) == 16 and all(set(s) == good for s in scores.values())  # depth 100 > corpus: every pair scored
-    assert (demo_run / "results/rerank/QVL-I/failed.tsv").read_text().splitlines() == ["query_id\tvideo_id\treason"]
+    for name in ("QVL-I", "ReasonRank"):  # a video reranker over frames, the text reranker over caption + ASR records
+        assert results["systems"][name]["kind"] == "reranker" and len(results["systems"][name]["per_query"]) == 16
+        scores = read_json_run(demo_run / f"results/rerank/{name}/scores.json")
+        assert len(scores) == 16 and all(set(s) == good for s in scores.values())  # depth 100 > corpus: every pair scored
+        assert (demo_run / f"results/rerank/{name}/failed.tsv").read_text().splitlines() == ["query_id\tvideo_id\treason"]
 
 
 @pytest.mark.slow
@@ -111,7 +112,7 @@ def test_broken_files_are_in_the_skip_manifest_and_nowhere_else(demo_run):
     assert {s.item_id for s in skips if s.stage == "probe"} == BROKEN
     good = {r.video_id for r in read_video_sheet(demo_run / "results/demo/corpus/videos.tsv")} - BROKEN
     assert {r.video_id for r in read_video_sheet(demo_run / "results/corpus/videos.tsv")} == good
-    run = read_trec_run(demo_run / "results/first_stage/test.trec")
+    run = read_trec_run(demo_run / "results/first_stage/MiniLM/test.trec")
     assert all(set(scores) == good for scores in run.values())  # depth 1000 > corpus: every good video, no broken one
 
 
@@ -132,7 +133,7 @@ def test_changing_alpha1_reruns_only_the_partition_and_after(demo_run):
     dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/alpha1.yaml"))
     assert dry.returncode == 0, dry.stderr[-2000:]
     downstream = {"partition", "training_sets", "funnel", "skip_manifest", "train_stage1", "train_stage2", "rerank_shard",
-                  "merge_rerank", "evaluate", "paper_analysis", "all"}
+                  "merge_rerank", "evaluate", "paper_analysis", "latency", "figure4", "all"}
     assert planned_jobs(dry) == downstream  # no extraction, synthesis, retrieval or judging job
 
 
@@ -141,17 +142,20 @@ def test_changing_lambda_teacher_reruns_stage2_and_after_only(demo_run):
     (demo_run / "config/lambda.yaml").write_text("train: {stage2: {lambda_teacher: 2.0}}\n")
     dry = snakemake(demo_run, "-n", overlays=("config/two_shards.yaml", "config/lambda.yaml"))
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "all"}
-    assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout
+    assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "latency", "figure4", "all"}
+    # Only the variant with the teacher term: the P and P+PT ablations do not read lambda_teacher.
+    assert [w for r, w in jobs_run(dry.stdout) if r == "train_stage2"] == ["stage2=rv2"]
+    assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout and "rerank_shard/RV-2-P" not in dry.stdout
 
 
 @pytest.mark.slow
 def test_training_stages_log_and_plot_their_losses(demo_run):
-    for stage, terms in ((1, {"caption"}), (2, {"pair", "point", "teacher"})):
-        history = [json.loads(l) for l in (demo_run / f"results/train/stage{stage}_log.jsonl").read_text().splitlines()]
-        assert history and terms <= set(history[0])
-        assert (demo_run / f"results/train/stage{stage}_loss.png").stat().st_size > 10_000
-        card = json.loads((demo_run / f"results/models/rv{stage}/rankvideo.json").read_text())
+    for model, stage, terms in (("rv1", 1, {"caption"}), ("rv2", 2, {"pair", "point", "teacher"}), ("rv2-P+PT", 2, {"pair", "point"}),
+                                ("rv2-P", 2, {"pair"})):
+        history = [json.loads(l) for l in (demo_run / f"results/train/{model}_log.jsonl").read_text().splitlines()]
+        assert history and terms <= set(history[0]) and not {"pair", "point", "teacher"} - terms & set(history[0])
+        assert (demo_run / f"results/train/{model}_loss.png").stat().st_size > 10_000
+        card = json.loads((demo_run / f"results/models/{model}/rankvideo.json").read_text())
         assert card["prompt_format"] == "paper" and card["stage"] == stage and card["data_sha256"]
 
 
@@ -187,12 +191,22 @@ def test_paper_analyses_and_the_html_report(demo_run):
     assert "| RV-2 |" in (paper / "table5.md").read_text() and "| QVL-R |" in (paper / "table5.md").read_text()
     assert "visual (4)" in (paper / "ndcg_by_group.md").read_text()  # the demo's query modalities, 4 test queries each
     assert (paper / "figure3_ecdf.png").stat().st_size > 20_000
+    table2 = (paper / "table2.md").read_text()  # RV-2 over the main first stage and the demo's metadata-only one
+    assert "| MiniLM |" in table2 and "| MiniLM-meta |" in table2 and table2.count("| + RV-2 |") == 2
+    table7 = (paper / "table7.md").read_text()
+    assert [line.split("|")[1].strip() for line in table7.splitlines() if line.startswith("| ") and "Δ%" not in line][1:] == [
+        "MiniLM", "P+PT+T (RV-2)", "P+PT (RV-2-P+PT)", "P (RV-2-P)"]
+    latency = {p.stem: json.loads(p.read_text()) for p in (demo_run / "results/latency").glob("*.json")}
+    assert set(latency) == {"ReasonRank", "QVL-T", "QVL-I", "QVL-R", "RV-1", "RV-2"}
+    assert all(r["pairs"] == 20 and r["median_s"] > 0 and r["shared_median_s_per_pair"] > 0 for r in latency.values())
+    assert (paper / "figure4_latency.png").stat().st_size > 20_000 and "| RV-2 | 20 |" in (paper / "figure4_latency.md").read_text()
     report = subprocess.run([sys.executable, "-m", "snakemake", "--report", "results/report.html", "--configfile", "config/demo.yaml",
                              "config/two_shards.yaml"], cwd=demo_run, capture_output=True, text=True, timeout=600,
                             env=workdir_env(demo_run), check=False)
     assert report.returncode == 0, report.stderr[-2000:]
     html = (demo_run / "results/report.html").read_text()
-    for item in ("Paper results", "Data synthesis", "Training", "figure3_ecdf.png", "table4.md", "funnel.md", "stage2_loss.png"):
+    for item in ("Paper results", "Data synthesis", "Training", "figure3_ecdf.png", "figure4_latency.png", "table2.md", "table4.md",
+                 "table7.md", "funnel.md", "rv2_loss.png", "rv2-P_loss.png"):
         assert item in html, item
 
 
@@ -231,7 +245,9 @@ def test_changing_a_loss_module_reruns_stage2_and_after_only(demo_run):
         losses.write_text(original + "\n# a changed loss module\n")
         dry = snakemake(demo_run, "-n")
         assert dry.returncode == 0, dry.stderr[-2000:]
-        assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "all"}
+        assert planned_jobs(dry) == {"train_stage2", "rerank_shard", "merge_rerank", "evaluate", "paper_analysis", "latency", "figure4",
+                                     "all"}
+        assert sorted(w for r, w in jobs_run(dry.stdout) if r == "train_stage2") == ["stage2=rv2", "stage2=rv2-P", "stage2=rv2-P+PT"]
         assert "rerank_shard/RV-2/" in dry.stdout and "rerank_shard/RV-1/" not in dry.stdout
     finally:
         losses.write_text(original)
@@ -252,7 +268,7 @@ def running_slurm_job(timeout: float) -> str:
 @needs_slurm
 def test_scancel_mid_training_leaves_nothing_complete_and_the_rerun_resumes(demo_run):
     target = ("results/models/rv2",)
-    ckpts = demo_run / "results/train/checkpoints/stage2"
+    ckpts = demo_run / "results/train/checkpoints/rv2"
     shutil.rmtree(ckpts)  # the first run's checkpoints reach the last step: start this one from scratch
     proc = subprocess.Popen(snakemake_cmd("--forcerun", "train_stage2", targets=target), cwd=demo_run, env=workdir_env(demo_run),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -271,7 +287,7 @@ def test_scancel_mid_training_leaves_nothing_complete_and_the_rerun_resumes(demo
     rerun = snakemake(demo_run, targets=target)
     save_log(demo_run, "scancel_rerun", rerun)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
-    assert "resuming from" in (demo_run / "logs/train_stage2/train_stage2.log").read_text()
+    assert "resuming from" in (demo_run / "logs/train_stage2/rv2.log").read_text()
     assert (demo_run / "results/models/rv2/model.safetensors").is_file()
 
 

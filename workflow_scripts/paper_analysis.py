@@ -1,4 +1,4 @@
-"""Rule paper_analysis: Table 1 as CSV and against the published numbers, Tables 4 and 5, nDCG@10 by
+"""Rule paper_analysis: Table 1 as CSV and against the published numbers, Tables 2, 4, 5 and 7, nDCG@10 by
 query group, Figure 3."""
 
 import csv
@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 from rankvideo.analysis import (breakdown_markdown, compare_table, comparison_markdown, group_breakdown, load_published,
-                                plot_ecdf, rank_changes, relevance_split, table4_markdown, table5_markdown,
-                                variance_decomposition)
-from rankvideo.evaluation import cascade
+                                plot_ecdf, rank_changes, relevance_split, table2_markdown, table4_markdown,
+                                table5_markdown, table7_markdown, variance_decomposition)
+from rankvideo.evaluation import cascade, evaluate_run
 from rankvideo.formats.qrels import read_qrels
 from rankvideo.formats.queries import read_queries
 from rankvideo.formats.runs import read_run, truncate
@@ -38,6 +38,8 @@ def main(sm) -> None:
         atomic_write_text(sm.output.published, f"Not compared: the published numbers are for {published['dataset']}; "
                                                f"this run evaluates {results['dataset']}.\n")
 
+    atomic_write_text(sm.output.table7, table7_markdown(results, p.loss_ablation))
+
     qrels, queries = read_qrels(sm.input.qrels), read_queries(sm.input.queries)
     first_stage = truncate(read_run(sm.input.first_stage), p.depth)
     scores = {name: read_run(path) for name, path in p.scores.items()}
@@ -45,6 +47,14 @@ def main(sm) -> None:
     changes = rank_changes(first_stage, after, qrels, queries, p.rerank_depth)
     atomic_write_text(sm.output.table4, table4_markdown(changes, p.table4_queries, p.rerank_depth, p.reranker))
     atomic_write_text(sm.output.table5, table5_markdown({name: variance_decomposition(s) for name, s in scores.items()}))
+
+    table2 = {}
+    for stage, path in p.table2_runs.items():
+        run = truncate(read_run(path), p.table2_depths[stage])
+        table2[stage] = tuple(evaluate_run(r, qrels, list(queries), p.cutoffs)[0]
+                              for r in (run, cascade(run, scores[p.reranker], p.rerank_depth)))
+    atomic_write_text(sm.output.table2, table2_markdown(table2, p.reranker, p.cutoffs, f"{results['dataset']}: {p.reranker} "
+                                                        f"on the top {p.rerank_depth} of each first stage, % change over it"))
 
     if sm.input.groups:
         group_rows = list(csv.DictReader(Path(sm.input.groups[0]).read_text(encoding="utf-8").splitlines(), delimiter="\t"))

@@ -1,34 +1,22 @@
-"""Rule rerank_shard: score one shard's candidate videos; resumable through its work folder."""
+"""Rule rerank_shard: score one shard's candidate videos with one reranker; resumable through its work folder."""
 
 import json
 import logging
 
-from rankvideo.shards import shard_of
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.video2queries import read_video2queries
-from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.fsutil import atomic_write_text
-from rankvideo.rerank import model_fingerprint, rerank_videos
+from rankvideo.rerank import configured_reranker, model_fingerprint, reranker_evidence, rerank_videos, shard_work
 from rankvideo.workflow import run_script
 
 
 def main(sm) -> None:
     p = sm.params
-    queries = read_queries(sm.input.queries)
-    candidates = read_video2queries(sm.input.candidates, query_ids=set(queries))
-    mine = {v: q for v, q in candidates.items() if shard_of(v, p.n_shards) == sm.wildcards.shard}
+    queries, mine = shard_work(sm.input.candidates, sm.input.queries, sm.wildcards.shard, p.n_shards)
     results = {}
     if mine:
-        from rankvideo.reranker import VLMReranker
-
-        video = p.video
-        reranker = VLMReranker(p.model, backend=p.backend, fps=video["fps"], max_frames=video["max_frames_stage2"],
-                               min_pixels=video["min_pixels"], max_pixels=video["max_pixels"],
-                               prompt_format=p.prompt_format, batch_size=p.batch_size, max_reasoning_tokens=p.max_reasoning_tokens)
-        paths = {r.video_id: r.path for r in read_video_sheet(sm.input.videos)}
-        settings = {"model": model_fingerprint(p.model), "prompt_format": p.prompt_format, "video": dict(video), "code": p.code,
-                    "max_reasoning_tokens": p.max_reasoning_tokens}
-        results = rerank_videos(reranker, mine, queries, {v: paths.get(v) for v in mine}, p.work_dir, settings)
+        reranker = configured_reranker(p.spec, p.backend, p.video, p.batch_size)
+        evidence, missing = reranker_evidence(p.spec, [sm.input.evidence], list(mine))
+        settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": dict(p.video), "code": p.code}
+        results = rerank_videos(reranker, mine, queries, evidence, p.work_dir, settings, missing)
     logging.info("shard %s: %d videos", sm.wildcards.shard, len(results))
     atomic_write_text(sm.output[0], json.dumps(results) + "\n")
 

@@ -14,7 +14,8 @@ LOSS_KEYS = ("tau_pair", "lambda_teacher", "tau_teacher", "lambda_pt", "tau_poin
 def main(sm) -> None:
     p = sm.params
     settings, video = settings_for(2, p.settings, p.video)
-    losses = LossConfig(**{k: p.settings[k] for k in LOSS_KEYS}, terms=tuple(p.settings["losses"]))
+    # A variant's settings hold only the loss settings its terms read; the others keep LossConfig's unused defaults.
+    losses = LossConfig(**{k: p.settings[k] for k in LOSS_KEYS if k in p.settings}, terms=tuple(p.settings["losses"]))
     data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
     provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
     history = launch(train_stage2, processes_for(p.settings["processes"]), p.base, read_jsonl(sm.input.data), sm.output.model,

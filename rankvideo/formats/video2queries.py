@@ -33,6 +33,15 @@ def video2queries_from_run(run: Mapping[str, Mapping[str, float]]) -> dict[str, 
     return dict(sorted(out.items()))
 
 
+def pooled_video2queries(runs: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, list[str]]:
+    """The work list of several (truncated) runs at once: each (query, video) pair once, however many runs hold it."""
+    pooled: dict[str, dict[str, float]] = {}
+    for run in runs:
+        for qid, scores in run.items():
+            pooled.setdefault(qid, {}).update(dict.fromkeys(scores, 0.0))
+    return video2queries_from_run(pooled)
+
+
 def write_video2queries(path: str | Path, mapping: Mapping[str, Sequence[str]]) -> None:
     with atomic_write(path) as out:
         json.dump({vid: list(qids) for vid, qids in mapping.items()}, out, indent=1)
