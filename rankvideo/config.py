@@ -111,8 +111,8 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
 
 
 def loss_label(terms: Sequence[str]) -> str:
-    """A loss subset as paper Table 7 names it: [pair, point] -> "P+PT"."""
-    return "+".join(LOSS_LABELS[t] for t in terms)
+    """A loss subset as paper Table 7 names it, in one order whatever the config's: [point, pair] -> "P+PT"."""
+    return "+".join(label for term, label in LOSS_LABELS.items() if term in terms)
 
 
 def stage2_variants(config: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -84,6 +84,8 @@ def test_loss_ablation_trains_each_other_subset_once_and_names_its_reranker(conf
     assert ablation_rerankers(config) == {"RV-2-P+PT": {"model": "results/models/rv2-P+PT", "prompt_format": "paper"},
                                           "RV-2-P": {"model": "results/models/rv2-P", "prompt_format": "paper"}}
     assert loss_ablation_rows(config) == {"P+PT+T": "RV-2", "P+PT": "RV-2-P+PT", "P": "RV-2-P"}
+    config["evaluation"]["loss_ablation"] = [["teacher", "point", "pair"], ["point", "pair"], ["pair", "point"]]
+    assert list(stage2_variants(config)) == ["rv2", "rv2-P+PT"]  # a subset is one model, however its terms are ordered
     config["evaluation"]["loss_ablation"] = []
     assert stage2_variants(config) == {"rv2": ["pair", "point", "teacher"]} and ablation_rerankers(config) == {}
 

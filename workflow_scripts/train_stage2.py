@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from rankvideo.config import loss_label
 from rankvideo.extract.records import read_jsonl
 from rankvideo.losses import LossConfig
 from rankvideo.stage2 import train_stage2
@@ -20,7 +21,8 @@ def main(sm) -> None:
     provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
     history = launch(train_stage2, processes_for(p.settings["processes"]), p.base, read_jsonl(sm.input.data), sm.output.model,
                      Path(p.checkpoints) / key, settings, video, losses, p.settings["negatives"], provenance)
-    write_history(history, sm.output.history, sm.output.plot, "Stage 2 training loss")
+    write_history(history, sm.output.history, sm.output.plot,
+                  f"Stage 2 training loss: {sm.wildcards.stage2} ({loss_label(p.settings['losses'])})")
 
 
 run_script(main, snakemake)  # noqa: F821
