@@ -110,6 +110,11 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     return config
 
 
+def is_text_reranker(spec: Mapping[str, Any]) -> bool:
+    """A reranker entry of kind text (caption + ASR records); an entry without a kind reads video frames."""
+    return spec.get("kind", "video") == "text"
+
+
 def loss_label(terms: Sequence[str]) -> str:
     """A loss subset as paper Table 7 names it, in one order whatever the config's: [point, pair] -> "P+PT"."""
     return "+".join(label for term, label in LOSS_LABELS.items() if term in terms)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rankvideo.config import is_text_reranker
 from rankvideo.formats.queries import read_queries
 from rankvideo.formats.runs import write_json_run, write_trec_run
 from rankvideo.formats.video2queries import read_video2queries
@@ -69,7 +70,7 @@ def shard_work(candidates: str | Path, queries_path: str | Path, shard: str, n_s
 
 def configured_reranker(spec: Mapping[str, Any], backend: str, video: Mapping[str, Any], batch_size: int) -> Any:
     """A reranker from its config entry: VLMReranker over frames, or TextReranker over caption + ASR (kind: text)."""
-    if spec.get("kind", "video") == "text":
+    if is_text_reranker(spec):
         from rankvideo.text_reranker import TextReranker
         from rankvideo.textllm import load_text_llm
 
@@ -84,7 +85,7 @@ def configured_reranker(spec: Mapping[str, Any], backend: str, video: Mapping[st
 def reranker_evidence(spec: Mapping[str, Any], sources: Sequence[str | Path], video_ids: Sequence[str]) -> tuple[dict[str, Any], str]:
     """What a reranker reads per video, from `sources` (the video sheet, or extraction records for a text
     reranker), and the reason a video without any fails."""
-    if spec.get("kind", "video") == "text":
+    if is_text_reranker(spec):
         from rankvideo.extract.records import read_jsonl
 
         records = {r["video_id"]: r for path in sources for r in read_jsonl(path)}

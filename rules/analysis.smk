@@ -63,7 +63,7 @@ rule latency:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=lambda wildcards, attempt: (96000 if is_text_reranker(wildcards) else 32000) * attempt,
+        mem_mb=lambda wildcards, attempt: (96000 if text_reranker_job(wildcards) else 32000) * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     conda:
         "../envs/vlm.yaml"

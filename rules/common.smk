@@ -3,7 +3,7 @@
 import os
 import re
 
-from rankvideo.config import ablation_rerankers, loss_ablation_rows, stage2_settings, stage2_variants, validate_config
+from rankvideo.config import ablation_rerankers, is_text_reranker, loss_ablation_rows, stage2_settings, stage2_variants, validate_config
 from rankvideo.shards import shard_names
 from rankvideo.workflow import code_version
 
@@ -109,8 +109,8 @@ def rerank_pool(wildcards):
     return "results/rerank/table2_candidates.json" if table2 else "results/rerank/candidates.json"
 
 
-def is_text_reranker(wildcards):
-    return RERANKERS[wildcards.reranker].get("kind", "video") == "text"
+def text_reranker_job(wildcards):
+    return is_text_reranker(RERANKERS[wildcards.reranker])
 
 
 def reranker_inputs(wildcards):
@@ -122,14 +122,14 @@ def reranker_inputs(wildcards):
 def rerank_inputs(wildcards):
     """A reranker shard's inputs and evidence: the video sheet for a video reranker, the shard's caption + ASR
     records for a text reranker."""
-    if is_text_reranker(wildcards):
+    if text_reranker_job(wildcards):
         return {**reranker_inputs(wildcards), "evidence": after_shard_sheet("results/extract/records/{shard}.jsonl")(wildcards)}
     return {**reranker_inputs(wildcards), "evidence": "results/corpus/videos.tsv"}
 
 
 def latency_inputs(wildcards):
     """A reranker's inputs for timing, with every shard's evidence: the sample spans the whole pool."""
-    return {**reranker_inputs(wildcards), "evidence": extraction_records() if is_text_reranker(wildcards) else ["results/corpus/videos.tsv"]}
+    return {**reranker_inputs(wildcards), "evidence": extraction_records() if text_reranker_job(wildcards) else ["results/corpus/videos.tsv"]}
 
 
 def reranker_scores():
