@@ -1,12 +1,13 @@
 # make demo: set up a fresh machine and run the embedded demo end to end (profile local/).
 # make demo-slurm: the same through Slurm (profile slurm/ + slurm/demo/; `sudo make slurm-up` gives a single-node one).
+# make curriculum: does the trainer learn? Stage 1 + Stage 2 on clean visual events, held out by wording and video.
 # make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup demo demo-slurm slurm-up slurm-down test dry-run bench clean
+.PHONY: setup demo curriculum demo-slurm slurm-up slurm-down test dry-run bench clean
 
 setup: $(STAMP)
 
@@ -18,6 +19,9 @@ demo: $(STAMP)
 	$(VENV)/bin/snakemake $(DEMO) --profile local
 	$(VENV)/bin/snakemake --report results/report.html --configfile config/demo.yaml
 	@cat results/eval/table1.md
+
+curriculum: $(STAMP)
+	$(PY) -m rankvideo.demo.curriculum --out results/demo/curriculum
 
 demo-slurm: $(STAMP)
 	$(VENV)/bin/snakemake $(DEMO) --profile slurm --workflow-profile slurm/demo

@@ -6,8 +6,9 @@ s = logit(yes) - logit(no) (paper eq. 2), from rankvideo.backends.transformers_b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,15 @@ class LossConfig:
     soft_negative_target: float = 0.1
     negative_weight: float = 0.5
     terms: tuple[str, ...] = LOSS_TERMS  # paper Table 7 ablations: (pair,), (pair, point), (pair, point, teacher)
+
+
+def loss_config(settings: Mapping[str, Any]) -> LossConfig:
+    """A Stage 2 job's settings as its LossConfig: the loss settings it holds and its terms (`losses`).
+
+    A loss-ablation variant holds only the settings its terms read; the others keep defaults no term reads.
+    """
+    names = {f.name for f in fields(LossConfig)} - {"terms"}
+    return LossConfig(**{k: settings[k] for k in names if k in settings}, terms=tuple(settings["losses"]))
 
 
 def pairwise_loss(scores: torch.Tensor, tau: float) -> torch.Tensor:

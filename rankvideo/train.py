@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from rankvideo.backends.transformers_backend import TransformersBackend, VideoSettings
 from rankvideo.fsutil import atomic_write_text
 from rankvideo.prompts import caption_target, render_caption
-from rankvideo.tiny import write_model_card
+from rankvideo.tiny import MODEL_CARD, write_model_card
 
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"
@@ -286,10 +286,17 @@ def train_and_save(backend: TransformersBackend, stage: int, model_path: str, fo
     return history
 
 
+def model_identity(model: str) -> str:
+    """A starting model as checkpoints see it: its name or path, and the record of how it was trained when it
+    has one, so a retrained Stage 1 at the same path never resumes a Stage 2 that started from the old weights."""
+    card = Path(model) / MODEL_CARD
+    return model + ("\n" + card.read_text() if card.is_file() else "")
+
+
 def checkpoint_key(data: str | Path, settings: Mapping[str, Any], video: Mapping[str, Any], code: str, base: str) -> tuple[str, str]:
     """(data sha256, key): checkpoints are only resumed by a run with identical data, settings, code and starting model."""
     data_hash = hashlib.sha256(Path(data).read_bytes()).hexdigest()
-    key = hashlib.sha256(json.dumps([data_hash, dict(settings), dict(video), code, base], sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([data_hash, dict(settings), dict(video), code, model_identity(base)], sort_keys=True).encode()).hexdigest()[:16]
     return data_hash, key
 
 

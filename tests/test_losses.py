@@ -72,3 +72,14 @@ def test_caption_loss_counts_caption_tokens_only():
     labels = torch.tensor([-100, -100, 1, 2])  # prompt, prompt, caption, caption
     expected = -(math.log(0.8) + math.log(0.4)) / 2  # position t predicts token t+1
     assert caption_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_variant_settings_become_its_loss_config():
+    from rankvideo.losses import loss_config
+
+    settings = {"lr": 1e-5, "tau_pair": 4.0, "lambda_pt": 0.25, "tau_point": 2.0, "soft_negative_target": 0.2,
+                "negative_weight": 0.3, "losses": ["pair", "point"]}
+    cfg = loss_config(settings)
+    assert cfg.terms == ("pair", "point")
+    assert (cfg.tau_pair, cfg.lambda_pt, cfg.tau_point, cfg.soft_negative_target, cfg.negative_weight) == (4.0, 0.25, 2.0, 0.2, 0.3)
+    assert (cfg.lambda_teacher, cfg.tau_teacher) == (LossConfig.lambda_teacher, LossConfig.tau_teacher)  # not held: its term is off

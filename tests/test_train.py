@@ -120,3 +120,19 @@ def test_two_processes_train_the_weights_one_process_does(spread_model, demo_cor
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
     assert sorted(p.name for p in (tmp_path / "ckpt2").iterdir()) == ["step-2", "step-4"]  # one writer, no partials
+
+
+def test_a_retrained_starting_model_gets_fresh_checkpoints(tmp_path):
+    """Stage 2 starts from results/models/rv1 whatever Stage 1 trained: the key must see the new Stage 1."""
+    from rankvideo.tiny import write_model_card
+    from rankvideo.train import checkpoint_key
+
+    data, start = tmp_path / "stage2.jsonl", tmp_path / "rv1"
+    data.write_text('{"query_id": "q1"}\n')
+    start.mkdir()
+    key = lambda: checkpoint_key(data, {"lr": 1e-5}, {"fps": 2}, "code", str(start))[1]  # noqa: E731
+    write_model_card(start, "paper", {"stage": 1, "settings": {"epochs": 1}})
+    first = key()
+    assert key() == first
+    write_model_card(start, "paper", {"stage": 1, "settings": {"epochs": 2}})
+    assert key() != first

@@ -4,23 +4,19 @@ from pathlib import Path
 
 from rankvideo.config import loss_label
 from rankvideo.extract.records import read_jsonl
-from rankvideo.losses import LossConfig
+from rankvideo.losses import loss_config
 from rankvideo.stage2 import train_stage2
 from rankvideo.train import checkpoint_key, launch, processes_for, settings_for, write_history
 from rankvideo.workflow import run_script
-
-LOSS_KEYS = ("tau_pair", "lambda_teacher", "tau_teacher", "lambda_pt", "tau_point", "soft_negative_target", "negative_weight")
 
 
 def main(sm) -> None:
     p = sm.params
     settings, video = settings_for(2, p.settings, p.video)
-    # A variant's settings hold only the loss settings its terms read; the others keep LossConfig's unused defaults.
-    losses = LossConfig(**{k: p.settings[k] for k in LOSS_KEYS if k in p.settings}, terms=tuple(p.settings["losses"]))
     data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
     provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
     history = launch(train_stage2, processes_for(p.settings["processes"]), p.base, read_jsonl(sm.input.data), sm.output.model,
-                     Path(p.checkpoints) / key, settings, video, losses, p.settings["negatives"], provenance)
+                     Path(p.checkpoints) / key, settings, video, loss_config(p.settings), p.settings["negatives"], provenance)
     write_history(history, sm.output.history, sm.output.plot,
                   f"Stage 2 training loss: {sm.wildcards.stage2} ({loss_label(p.settings['losses'])})")
 

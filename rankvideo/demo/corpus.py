@@ -133,7 +133,8 @@ def encode_video(spec: VideoSpec, out: Path, workdir: Path, with_video: bool = T
     subprocess.run(cmd, input=frames, check=True, capture_output=True)
 
 
-def _visual(rng: random.Random, topic: Topic | None) -> dict:
+def visual_params(rng: random.Random, topic: Topic | None) -> dict:
+    """How a video's picture moves: its topic's coloured event, or the grey drifting square of every other video."""
     if topic is not None and topic.modality == "visual":
         return {"motion": topic.motion, "colour": topic.colour, "radius": rng.uniform(18, 26), "phase": rng.random()}
     return {"motion": "drift", "radius": rng.uniform(6, 10), "phase": rng.random()}
@@ -159,7 +160,7 @@ def plan_corpus(seed: int) -> list[VideoSpec]:
         shade = rng.randint(25, 85)
         background = (shade, shade + rng.randint(0, 15), shade + rng.randint(0, 30))
         spec = VideoSpec(vid, topic, variant, round(rng.uniform(5.0, 15.0), 1), background, title, description,
-                         speech, text, _visual(rng, topic), broken)
+                         speech, text, visual_params(rng, topic), broken)
         specs.append(spec)
         return spec
 

@@ -24,7 +24,8 @@ class Topic:
     motion: str = ""
 
 
-COLOURS = {"red": (225, 45, 45), "blue": (50, 90, 230), "green": (40, 175, 70), "yellow": (240, 215, 40)}
+COLOURS = {"red": (225, 45, 45), "blue": (50, 90, 230), "green": (40, 175, 70), "yellow": (240, 215, 40),
+           "purple": (150, 60, 210), "orange": (245, 140, 30), "pink": (240, 120, 190), "cyan": (40, 210, 220)}
 
 TOPICS: tuple[Topic, ...] = (
     Topic("bouncing-red-ball", "visual",
