@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from rankvideo.demo.curriculum import (CUTOFFS, EVENTS, TRAIN_PHRASINGS, picture_caption, plan_videos, random_order_metrics,
-                                       run_check, stage1_rows, stage2_rows, held_out_set)
+from rankvideo.demo.curriculum import (CUTOFFS, EVENTS, TRAIN_PHRASINGS, caption_accuracy, held_out_set, one_caption_ceiling,
+                                       picture_caption, plan_videos, random_order_metrics, run_check, stage1_rows, stage2_rows)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,14 @@ def test_stage1_targets_say_what_the_generator_drew(planned):
             assert colour in captions[video.spec.video_id] == picture_caption(video.spec)
 
 
+def test_a_caption_counts_when_it_names_the_colour(planned):
+    _, _, pool = held_out_set(planned)
+    right = {v.spec.video_id: picture_caption(v.spec) for v in pool}
+    assert caption_accuracy(right, pool) == 1.0
+    same = {v.spec.video_id: "A small grey square drifts." for v in pool}
+    assert caption_accuracy(same, pool) == pytest.approx(4 / 20) == one_caption_ceiling(pool)  # the 4 distractors
+
+
 def test_random_order_recall_is_k_over_n(planned):
     """Whatever the relevant count, a random order puts each relevant video in the top k with chance k / N."""
     _, qrels, pool = held_out_set(planned)
@@ -72,4 +80,6 @@ def test_the_check_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     steps = [len((tmp_path / f"{name}_log.jsonl").read_text().splitlines()) for name in ("rv1", "rv2", "rv2-no-stage1")]
     assert steps == [-(-(len(EVENTS) * 3 + 2) // config["train"]["stage1"]["batch_size"]), groups, groups]
     assert all(json.loads((tmp_path / "models" / m / MODEL_CARD).read_text())["prompt_format"] == "paper" for m in ("rv1", "rv2"))
+    assert all(0.0 <= result["systems"][m]["caption colour"] <= 1.0 for m in ("base (untrained)", "RV-1"))
+    assert set(result["captions"]["RV-1"]) == set(result["test_videos"])
     assert "| RV-2 |" in (tmp_path / "curriculum.md").read_text()

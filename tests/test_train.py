@@ -130,7 +130,10 @@ def test_a_retrained_starting_model_gets_fresh_checkpoints(tmp_path):
     data, start = tmp_path / "stage2.jsonl", tmp_path / "rv1"
     data.write_text('{"query_id": "q1"}\n')
     start.mkdir()
-    key = lambda: checkpoint_key(data, {"lr": 1e-5}, {"fps": 2}, "code", str(start))[1]  # noqa: E731
+
+    def key() -> str:
+        return checkpoint_key(data, {"lr": 1e-5}, {"fps": 2}, "code", str(start))[1]
+
     write_model_card(start, "paper", {"stage": 1, "settings": {"epochs": 1}})
     first = key()
     assert key() == first

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ PICTURES = {"bounce": "A {colour} circle bounces.", "slide": "A {colour} square 
             "collide": "Two {colour} circles collide.", "drift": "A small grey square drifts."}
 TRAIN_PHRASINGS = 2  # the third phrasing of every event is the held-out test query
 CUTOFFS = (5, 10)  # the test pool holds 20 videos: deeper cutoffs would see all of it
+EVENT_RADIUS = (40.0, 50.0)  # pixels at 320x180: the event covers several merged patches, not one
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def plan_videos(out_dir: Path, seed: int, train_per_event: int = 3, test_per_eve
         vid = f"c{len(videos) + 1:03d}"
         shade = rng.randint(25, 85)
         spec = VideoSpec(vid, event, 0, round(rng.uniform(4.0, 7.0), 1), (shade, shade + rng.randint(0, 15), shade + rng.randint(0, 30)),
-                         vid, "", None, "", visual_params(rng, event))
+                         vid, "", None, "", {**visual_params(rng, event), **({"radius": rng.uniform(*EVENT_RADIUS)} if event else {})})
         videos.append(CheckVideo(spec, split, out_dir / "videos" / f"{vid}.mp4"))
 
     for event in EVENTS:
@@ -141,6 +144,26 @@ def rerank_run(model: str | Path, queries: Mapping[str, str], pool: Sequence[Che
     return run
 
 
+def picture_word(spec: VideoSpec) -> str:
+    """The word a right caption of this picture must hold: the event's colour, or grey for a distractor."""
+    return spec.visual.get("colour", "grey")
+
+
+def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mapping[str, Any]) -> dict[str, str]:
+    """Each unseen video's caption by `model`, as the demo's captioner writes it (Figure 11 prompt): Stage 1's own test."""
+    from rankvideo.backends.transformers_backend import VideoSettings
+    from rankvideo.extract.captions import load_captioner
+
+    settings = VideoSettings(video["fps"], video["max_frames_stage1"], video["min_pixels"], video["max_pixels"], video["image_patch_size"])
+    captioner = load_captioner(str(model), "transformers", settings, max_new_tokens=24)
+    return {v.spec.video_id: captioner.caption(v.path) for v in pool}
+
+
+def caption_accuracy(captions: Mapping[str, str], pool: Sequence[CheckVideo]) -> float:
+    """The share of the pool whose caption holds its picture word as a word of its own."""
+    return sum(picture_word(v.spec) in re.findall(r"[a-z]+", captions[v.spec.video_id].lower()) for v in pool) / len(pool)
+
+
 def random_order_metrics(qrels: Mapping[str, Mapping[str, int]], pool: Sequence[CheckVideo], draws: int = 500, seed: int = 0) -> dict[str, float]:
     """Chance level: the metrics of the pool in a random order, averaged over seeded draws."""
     from rankvideo.evaluation import evaluate_run
@@ -195,12 +218,19 @@ def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config:
     return models
 
 
-def summary_markdown(systems: Mapping[str, Mapping[str, float]], queries: int, pool: int, device: str) -> str:
-    names = [f"{m}@{k}" for m in ("nDCG", "R") for k in CUTOFFS]
+def one_caption_ceiling(pool: Sequence[CheckVideo]) -> float:
+    """The caption score of a model that writes the same caption for every video, at best."""
+    return max(Counter(picture_word(v.spec) for v in pool).values()) / len(pool)
+
+
+def summary_markdown(systems: Mapping[str, Mapping[str, float]], queries: int, pool: int, device: str, ceiling: float) -> str:
+    """The ranking metrics, and the share of unseen videos whose caption names the right colour (Stage 1's skill)."""
+    names = [f"{m}@{k}" for m in ("nDCG", "R") for k in CUTOFFS] + ["caption colour"]
     lines = [f"**Curriculum check: {queries} held-out queries over {pool} unseen videos ({device})**", "",
              "| Model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {name} | " + " | ".join(f"{m[n]:.3f}" for n in names) + " |" for name, m in systems.items()]
-    return "\n".join(lines) + "\n"
+    lines += [f"| {name} | " + " | ".join(f"{m[n]:.3f}" if n in m else "" for n in names) + " |" for name, m in systems.items()]
+    return "\n".join(lines) + (f"\n\nCaption colour: the share of unseen videos whose caption names their colour (grey for a distractor); "
+                               f"one caption for every video scores at most {ceiling:.3f}.\n")
 
 
 def run_check(out_dir: str | Path, base: str | Path, config: Mapping[str, Any], seed: int = 13, ablate_stage1: bool = True) -> dict[str, Any]:
@@ -217,10 +247,13 @@ def run_check(out_dir: str | Path, base: str | Path, config: Mapping[str, Any], 
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     for name, model in {"base (untrained)": Path(base), **models}.items():
         systems[name], per_query[name], _ = evaluate_run(rerank_run(model, queries, pool, config["video"]), qrels, list(queries), CUTOFFS)
-    result = {"systems": systems, "per_query": per_query, "queries": queries, "test_videos": [v.spec.video_id for v in pool],
+    captions = {name: unseen_captions(model, pool, config["video"]) for name, model in (("base (untrained)", base), ("RV-1", models["RV-1"]))}
+    for name, written in captions.items():
+        systems[name]["caption colour"] = caption_accuracy(written, pool)
+    result = {"systems": systems, "per_query": per_query, "captions": captions, "queries": queries, "test_videos": [v.spec.video_id for v in pool],
               "train_videos": [v.spec.video_id for v in videos if v.split == "train"], "device": device_name(), "seed": seed}
     atomic_write_text(out_dir / "curriculum.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "curriculum.md", summary_markdown(systems, len(queries), len(pool), result["device"]))
+    atomic_write_text(out_dir / "curriculum.md", summary_markdown(systems, len(queries), len(pool), result["device"], one_caption_ceiling(pool)))
     return result
 
 
