@@ -131,11 +131,19 @@ def stage2_variants(config: Mapping[str, Any]) -> dict[str, list[str]]:
     return variants
 
 
+SHARED_TRAIN_KEYS = ("checkpoint_every", "seed", "processes", "lora")  # train.* keys both stages' jobs read
+
+
+def stage1_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The Stage 1 job's settings: train.stage1 and the keys both stages share."""
+    return {**config["train"]["stage1"], **{k: config["train"][k] for k in SHARED_TRAIN_KEYS}}
+
+
 def stage2_settings(config: Mapping[str, Any], terms: Sequence[str]) -> dict[str, Any]:
     """A Stage 2 job's settings: train.stage2 without the loss settings its terms do not read, and the shared keys."""
     unused = {k for term, keys in TERM_SETTINGS.items() if term not in terms for k in keys}
     stage2 = {k: v for k, v in config["train"]["stage2"].items() if k not in unused}
-    return {**stage2, "losses": list(terms), **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}}
+    return {**stage2, "losses": list(terms), **{k: config["train"][k] for k in SHARED_TRAIN_KEYS}}
 
 
 def stage2_reranker(config: Mapping[str, Any]) -> str | None:

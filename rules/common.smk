@@ -3,7 +3,7 @@
 import os
 import re
 
-from rankvideo.config import ablation_rerankers, is_text_reranker, loss_ablation_rows, stage2_settings, stage2_variants, validate_config
+from rankvideo.config import ablation_rerankers, is_text_reranker, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
 from rankvideo.shards import shard_names
 from rankvideo.workflow import code_version
 

@@ -18,7 +18,7 @@ rule train_stage1:
         "benchmarks/train_stage1/train_stage1.tsv"
     params:
         base=model_path(config["models"]["base"]),
-        settings={**config["train"]["stage1"], **{k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}},
+        settings=stage1_settings(config),
         video=config["video"],
         checkpoints="results/train/checkpoints/stage1",
         code=code_version("train_stage1"),

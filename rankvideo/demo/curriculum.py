@@ -180,11 +180,9 @@ def random_order_metrics(qrels: Mapping[str, Mapping[str, int]], pool: Sequence[
 
 def train_settings(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The configured Stage 1 and Stage 2 job settings; Stage 2 without its teacher term (no teacher here)."""
-    from rankvideo.config import stage2_settings
+    from rankvideo.config import stage1_settings, stage2_settings
 
-    shared = {k: config["train"][k] for k in ("checkpoint_every", "seed", "processes", "lora")}
-    terms = [t for t in config["train"]["stage2"]["losses"] if t != "teacher"]
-    return {**config["train"]["stage1"], **shared}, stage2_settings(config, terms)
+    return stage1_settings(config), stage2_settings(config, [t for t in config["train"]["stage2"]["losses"] if t != "teacher"])
 
 
 def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config: Mapping[str, Any], ablate_stage1: bool) -> dict[str, Path]:
