@@ -262,14 +262,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rankvideo.demo.curriculum", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/demo/curriculum", help="folder for videos, models, logs and curriculum.{json,md}")
     parser.add_argument("--config", nargs="+", default=["config.yaml", "config/demo.yaml"], help="training settings: these files, merged")
-    parser.add_argument("--base", default=None, help="starting model (default: the package's tiny Qwen3-VL, built under --out)")
+    parser.add_argument("--base", default=None, help="starting model (default: the demo's tiny Qwen3-VL, built under --out "
+                                                     "from demo.seed as rule tiny_model builds it)")
     parser.add_argument("--seed", type=int, default=13, help="draws the videos")
     args = parser.parse_args(argv)
-    out = Path(args.out)
+    out, config = Path(args.out), load_config(*args.config)
     base = Path(args.base) if args.base else out / "models" / "tiny-qwen3vl"
     if args.base is None and not (base / "config.json").is_file():
-        build_tiny_qwen3vl(base)
-    run_check(out, base, load_config(*args.config), args.seed)
+        build_tiny_qwen3vl(base, seed=config["demo"]["seed"])
+    run_check(out, base, config, args.seed)
     print((out / "curriculum.md").read_text())
 
 
