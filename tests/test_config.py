@@ -47,7 +47,8 @@ def test_every_setting_cites_its_source():
 def test_demo_overlay_validates():
     demo = load_config(REPO / "config.yaml", REPO / "config" / "demo.yaml")
     assert demo["first_stage"]["backend"] == "sentence-transformers"
-    assert demo["train"]["stage2"]["tau_pair"] == 10.0  # paper settings untouched by the overlay
+    assert demo["train"]["stage2"]["tau_pair"] == 1.0  # the overlay's own setting for the tiny model
+    assert demo["train"]["stage2"]["lambda_teacher"] == 5.0  # paper settings it does not name stay as they are
 
 
 @pytest.mark.parametrize("mutate, expected", [
