@@ -83,6 +83,65 @@ def _cross_checks(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _parts(node: Mapping[str, Any], root: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A schema node and every schema it composes ($ref, oneOf/anyOf/allOf, then/else), flattened."""
+    parts = [node]
+    ref = node.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        parts += _parts(root["$defs"][ref.removeprefix("#/$defs/")], root)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in node.get(key, []):
+            parts += _parts(sub, root)
+    for key in ("then", "else"):
+        if key in node:
+            parts += _parts(node[key], root)
+    return parts
+
+
+def _child(parts: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any]:
+    """The schema of an object's member `key`: every composed part's property or additionalProperties schema."""
+    found = [p["properties"][key] for p in parts if key in p.get("properties", {})]
+    found += [p["additionalProperties"] for p in parts if isinstance(p.get("additionalProperties"), Mapping)
+              and key not in p.get("properties", {})]
+    return {"anyOf": found}
+
+
+def _from_string(text: str, types: set[str]) -> Any:
+    """A --config string read as the type the schema wants; unreadable text stays a string for validation to name."""
+    if types & {"integer", "number"}:
+        for kind in (int, float) if "number" in types else (int,):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if isinstance(parsed, str) else parsed
+
+
+def coerce_types(value: Any, node: Mapping[str, Any] | None = None, root: Mapping[str, Any] | None = None) -> Any:
+    """`value` with strings converted where the schema asks for a number, boolean, null, list or object.
+
+    Snakemake hands nested `--config` values over as strings (`train={"stage2":{"lambda_teacher":4.0}}` gives
+    '4.0'); the YAML config files keep their own types, so only such strings change.
+    """
+    root = root if root is not None else schema()
+    parts = _parts(node if node is not None else root, root)
+    if isinstance(value, str):
+        declared = {t for p in parts for t in ([p["type"]] if isinstance(p.get("type"), str) else p.get("type", []))}
+        constants = {c for p in parts for c in ([p["const"]] if "const" in p else []) + list(p.get("enum", []))}
+        if declared and "string" not in declared and value not in constants:
+            value = _from_string(value, declared)
+    if isinstance(value, Mapping):
+        return {k: coerce_types(v, _child(parts, k), root) for k, v in value.items()}
+    if isinstance(value, list):
+        items = {"anyOf": [p["items"] for p in parts if "items" in p]}
+        return [coerce_types(v, items, root) for v in value]
+    return value
+
+
 def validate_config(config: Mapping[str, Any], source: str = "config") -> None:
     """Raise ConfigError listing every problem, each naming its key."""
     root = schema()
@@ -104,8 +163,17 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     """Read and merge config files in order (config.yaml, then overlays) and validate the result."""
     config: dict[str, Any] = {}
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            config = merge(config, yaml.safe_load(handle) or {})
+        if not Path(path).is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            overlay = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise ConfigError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML: {getattr(err, 'problem', err)}") from None
+        if not isinstance(overlay, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+        config = merge(config, overlay)
+    config = coerce_types(config)
     validate_config(config, " + ".join(map(str, paths)))
     return config
 

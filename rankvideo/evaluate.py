@@ -1,7 +1,9 @@
 """Evaluate a first stage and the rerankers cascaded on it: `python -m rankvideo.evaluate`.
 
-Flags follow upstream's evaluate.py (--pred-dir, --first-stage, --qrels). Each file in --pred-dir
-(`NAME.json` as {qid: {vid: score}}, or a TREC run) is one reranker, cascaded over the first stage.
+Flags follow upstream's evaluate.py (--pred-dir, --first-stage, --qrels, --score-field). In --pred-dir,
+each reranker is cascaded over the first stage: the output folder of `python -m rankvideo.rerank` is one
+reranker; otherwise each score file (`NAME.json` as {qid: {vid: score}}, or a TREC run, either may be
+gzipped) is one, and upstream's per-video files (`<video>_reranking_<model>.json`) are one per model.
 """
 
 from __future__ import annotations
@@ -13,11 +15,42 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rankvideo.cli import UsageError, run_cli
 from rankvideo.evaluation import cascade, evaluate_run, table_markdown
+from rankvideo.formats.predictions import RERANK_RECORD, SCORE_FIELDS, prediction_files, read_predictions
 from rankvideo.formats.qrels import read_qrels
 from rankvideo.formats.queries import read_queries
-from rankvideo.formats.runs import read_run, truncate
+from rankvideo.formats.runs import Run, read_run, truncate
 from rankvideo.fsutil import atomic_write, atomic_write_text
+
+SCORE_SUFFIXES = (".json", ".trec", ".run", ".txt")
+
+
+def load_scores(source: str | Path, score_field: str = "logit_delta") -> Run:
+    """A reranker's scores: a run file, or a glob of upstream's per-video files (`pred_dir_systems`)."""
+    if "*" in str(source):
+        return read_predictions(sorted(Path(source).parent.glob(Path(source).name)), score_field)
+    return read_run(source)
+
+
+def pred_dir_systems(pred_dir: str | Path) -> dict[str, str]:
+    """The rerankers in a --pred-dir by name, each with the file (or per-video file glob) holding its scores."""
+    folder = Path(pred_dir)
+    if not folder.is_dir():
+        raise UsageError(f"--pred-dir {folder}: no such folder")
+    if (folder / RERANK_RECORD).is_file() and (folder / "scores.json").is_file():
+        return {folder.name: str(folder / "scores.json")}
+    groups = prediction_files(folder)
+    systems = {model: str(folder / f"*_reranking_{model}.json") for model in groups}
+    per_video = {path for paths in groups.values() for path in paths}
+    for path in sorted(folder.iterdir()):
+        name = path.name.removesuffix(".gz")
+        if path.is_file() and path not in per_video and path.name != RERANK_RECORD and name.endswith(SCORE_SUFFIXES):
+            systems[name.rsplit(".", 1)[0]] = str(path)
+    if not systems:
+        raise UsageError(f"--pred-dir {folder} holds no score files ({'/'.join(SCORE_SUFFIXES)}, optionally .gz, or "
+                         "upstream's <video_id>_reranking_<model>.json)")
+    return systems
 
 
 def _system_entry(kind: str, source: str, run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
@@ -28,7 +61,7 @@ def _system_entry(kind: str, source: str, run: Mapping[str, Mapping[str, float]]
 
 def evaluate_systems(first_stage: str | Path, rerankers: Mapping[str, str | Path], qrels_path: str | Path,
                      query_ids: Sequence[str] | None, cutoffs: Sequence[int], depth: int, rerank_depth: int,
-                     first_stage_name: str, dataset: str) -> dict[str, Any]:
+                     first_stage_name: str, dataset: str, score_field: str = "logit_delta") -> dict[str, Any]:
     """Metrics for the first stage and every reranker cascaded on it: the content of ndcg.json."""
     qrels = read_qrels(qrels_path)
     fs_run = truncate(read_run(first_stage), depth)
@@ -37,7 +70,7 @@ def evaluate_systems(first_stage: str | Path, rerankers: Mapping[str, str | Path
     systems: dict[str, Any] = {}
     systems[first_stage_name], excluded = _system_entry("first_stage", str(first_stage), fs_run, qrels, query_ids, cutoffs)
     for name, path in rerankers.items():
-        reranked = cascade(fs_run, read_run(path), rerank_depth)
+        reranked = cascade(fs_run, load_scores(path, score_field), rerank_depth)
         systems[name], _ = _system_entry("reranker", str(path), reranked, qrels, query_ids, cutoffs)
     return {
         "dataset": dataset,
@@ -65,9 +98,11 @@ def write_results(results: Mapping[str, Any], json_path: str | Path, table_path:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rankvideo.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--first-stage", required=True, help="first-stage run: TREC file or {qid: {vid: score}} JSON")
+    p.add_argument("--first-stage", required=True, help="first-stage run: TREC file or {qid: {vid: score}} JSON, optionally .gz")
     p.add_argument("--qrels", required=True, help="TREC qrels")
-    p.add_argument("--pred-dir", help="folder of reranker score files (*.json or *.trec), one per reranker")
+    p.add_argument("--pred-dir", help="a rankvideo.rerank output folder, or a folder of score files (one reranker each) "
+                   "and upstream's per-video files (one reranker per model)")
+    p.add_argument("--score-field", choices=SCORE_FIELDS, default="logit_delta", help="the key read from upstream's per-video files")
     p.add_argument("--queries", help="queries TSV restricting the evaluated queries (default: every query in the run and qrels)")
     p.add_argument("--first-stage-name", default="first_stage")
     p.add_argument("--depth", type=int, default=1000, help="first-stage depth (paper: 1000)")
@@ -79,18 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    rerankers: dict[str, Path] = {}
-    if args.pred_dir:
-        files = sorted(p for p in Path(args.pred_dir).iterdir() if p.suffix in (".json", ".trec", ".run", ".txt"))
-        if not files:
-            print(f"error: {args.pred_dir} holds no .json/.trec/.run/.txt score files", file=sys.stderr)
-            return 2
-        rerankers = {p.stem: p for p in files}
+def evaluate(args: argparse.Namespace) -> int:
+    rerankers = pred_dir_systems(args.pred_dir) if args.pred_dir else {}
     query_ids = list(read_queries(args.queries)) if args.queries else None
-    results = evaluate_systems(args.first_stage, rerankers, args.qrels, query_ids, args.cutoffs, args.depth,
-                               args.rerank_depth, args.first_stage_name, args.dataset or Path(args.qrels).parent.name)
+    results = evaluate_systems(args.first_stage, rerankers, args.qrels, query_ids, args.cutoffs, args.depth, args.rerank_depth,
+                               args.first_stage_name, args.dataset or Path(args.qrels).parent.name, args.score_field)
     means = {name: entry["mean"] for name, entry in results["systems"].items()}
     if args.output or args.table:
         table = write_results(results, args.output or Path(args.table).with_suffix(".json"), args.table or Path(args.output).with_suffix(".md"))
@@ -98,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = table_markdown(means, args.first_stage_name, args.cutoffs, results["dataset"])
     print(table, end="")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(evaluate, _parser(), argv)
 
 
 if __name__ == "__main__":

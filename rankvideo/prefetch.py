@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rankvideo.cli import UsageError
 from rankvideo.extract.packaged import PACKAGED_MODELS
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,18 @@ class Checkpoint:
 
 class DiskSpaceError(RuntimeError):
     pass
+
+
+class HubUnreachable(UsageError):
+    """No network path to the model hub: prefetch belongs on a machine with internet access."""
+
+
+UNREACHABLE = {"TransportError", "ConnectError", "ConnectionError", "Timeout", "TimeoutException", "URLError"}
+
+
+def is_unreachable(err: BaseException) -> bool:
+    """A network failure, whichever HTTP stack raised it (httpx's, requests', urllib's transport errors)."""
+    return isinstance(err, OSError) or bool(UNREACHABLE & {c.__name__ for c in type(err).__mro__})
 
 
 def is_hub_id(model: str) -> bool:
@@ -107,7 +120,13 @@ def prefetch(
 ) -> list[dict[str, Any]]:
     """Measure, check the disk, then fetch each checkpoint; returns one record per checkpoint."""
     size_of = size_of or (lambda c: hub_size(c.name) if c.source == "hub" else whisper_size(c.name))
-    sizes = {c: size_of(c) for c in checkpoints}
+    try:
+        sizes = {c: size_of(c) for c in checkpoints}
+    except Exception as err:
+        if not is_unreachable(err):
+            raise
+        raise HubUnreachable(f"the model hub could not be reached ({type(err).__name__}: {err}); prefetch downloads the "
+                             "checkpoints, so run it on a machine with internet access (a login node), then the jobs offline") from None
     cache_dir.mkdir(parents=True, exist_ok=True)
     check_disk(sizes, cache_dir, shutil.disk_usage(cache_dir).free)
     records = []

@@ -4,8 +4,9 @@ Upstream's worst defect was a trainer that prompted and scored differently from 
 (../shared/UPSTREAM.md). Two named formats exist:
 
 - `upstream`: exactly upstream's inference.py (query before the video; score at the first assistant
-  position as logsumexp over the yes-variants minus logsumexp over the no-variants), so the
-  released hltcoe/RankVideo weights score as their authors scored them.
+  position as logsumexp over the yes-variants minus logsumexp over the no-variants; its frames,
+  rankvideo.video.UPSTREAM_VIDEO), so the released hltcoe/RankVideo weights score as their authors
+  scored them.
 - `paper`: the video before the query, the assistant turn forced to begin with `<answer>`, score =
   logit("yes") - logit("no") at that position (paper eq. 2). The system prompt and the video are a
   query-independent prefix, so its KV cache serves every query of the video.
@@ -122,6 +123,11 @@ def answer_ids(tokenizer, fmt: str) -> AnswerIds:
     if not variants["yes"] or not variants["no"]:
         raise ValueError("the tokenizer has no 'yes' or no 'no' token")
     return AnswerIds(tuple(variants["yes"]), tuple(variants["no"]))
+
+
+def log_sigmoid(x: float) -> float:
+    """log(sigmoid(x)) without overflow: -softplus(-x)."""
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
 
 
 def sigmoid(x: float) -> float:

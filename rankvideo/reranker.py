@@ -10,27 +10,36 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rankvideo.backends.transformers_backend import VideoSettings
-from rankvideo.prompts import check_format, sigmoid
+from rankvideo.prompts import check_format, log_sigmoid, sigmoid
 from rankvideo.tiny import MODEL_CARD
-from rankvideo.video import UPSTREAM_FRAME_PIXELS, VideoDecodeError
+from rankvideo.video import PAPER_MAX_FRAMES, VideoDecodeError, VideoSettings, video_for_format
 
 log = logging.getLogger(__name__)
 BACKENDS = ("transformers", "vllm")
 
 
+SCORE_KEYS = ("yes_logit", "no_logit", "logprob_yes", "logprob_no", "logit_delta", "logit_delta_yes_minus_no", "p_yes")
+
+
 def scored(query: str, video_path: str, yes: float, no: float) -> dict[str, Any]:
+    """One pair's score under every name users read it by.
+
+    yes/no_logit: logsumexp of the answer tokens' logits; logit_delta (upstream's key) = their difference, also
+    under the model card's name logit_delta_yes_minus_no; p_yes = sigmoid(delta); logprob_yes/no (upstream's keys):
+    log-probabilities of "yes" and "no" given that the answer is one of them.
+    """
     delta = yes - no
     return {"query": query, "video_path": video_path, "failed": False, "error": None, "yes_logit": yes, "no_logit": no,
-            "logit_delta": delta, "logit_delta_yes_minus_no": delta, "p_yes": sigmoid(delta)}
+            "logprob_yes": log_sigmoid(delta), "logprob_no": log_sigmoid(-delta), "logit_delta": delta,
+            "logit_delta_yes_minus_no": delta, "p_yes": sigmoid(delta)}
 
 
 def failed(query: str, video_path: str, reason: str) -> dict[str, Any]:
-    return {"query": query, "video_path": video_path, "failed": True, "error": reason, "yes_logit": None, "no_logit": None,
-            "logit_delta": None, "logit_delta_yes_minus_no": None, "p_yes": None}
+    return {"query": query, "video_path": video_path, "failed": True, "error": reason, **dict.fromkeys(SCORE_KEYS)}
 
 
 def model_prompt_format(model_path: str) -> str:
@@ -42,15 +51,30 @@ def model_prompt_format(model_path: str) -> str:
     return "upstream"
 
 
+def format_video(prompt_format: str, fps: float | None = None, max_frames: int | None = None, min_pixels: int | None = None,
+                 max_pixels: int | None = None) -> VideoSettings:
+    """The format's frames (`video_for_format`: upstream's 32 for `upstream`, the paper's 24 otherwise), with any
+    setting given explicitly taking its place."""
+    base = video_for_format(prompt_format, VideoSettings(max_frames=PAPER_MAX_FRAMES))
+    given = {"fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
 class VLMReranker:
-    def __init__(self, model_path: str, cache_dir: str | None = None, backend: str = "transformers", fps: float = 2.0,
-                 max_frames: int = 24, min_pixels: int = UPSTREAM_FRAME_PIXELS, max_pixels: int = UPSTREAM_FRAME_PIXELS,
+    """Scores (query, video) pairs with a Qwen3-VL reranker.
+
+    Frame settings left as None follow the prompt format: a model scored `upstream` (hltcoe/RankVideo, or any
+    folder without a record of its format) sees upstream's 32 frames at fps 2, so its scores are upstream's.
+    """
+
+    def __init__(self, model_path: str, cache_dir: str | None = None, backend: str = "transformers", fps: float | None = None,
+                 max_frames: int | None = None, min_pixels: int | None = None, max_pixels: int | None = None,
                  prompt_format: str | None = None, batch_size: int = 16, device: str | None = None,
                  trust_remote_code: bool = False, max_reasoning_tokens: int = 0, **backend_kwargs: Any):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
         self.prompt_format = check_format(prompt_format or model_prompt_format(model_path))
-        video = VideoSettings(fps, max_frames, min_pixels, max_pixels)
+        video = format_video(self.prompt_format, fps, max_frames, min_pixels, max_pixels)
         if backend == "transformers":
             from rankvideo.backends.transformers_backend import TransformersBackend
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 
-from rankvideo.backends.transformers_backend import TransformersBackend, VideoSettings
+from rankvideo.backends.transformers_backend import TransformersBackend
 from rankvideo.losses import LossConfig, group_tensors, stage2_loss
 from rankvideo.mining import rotate
 from rankvideo.train import TrainSettings, load_backend, train_and_save
+from rankvideo.video import VideoSettings
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rankvideo.backends.transformers_backend import TransformersBackend, VideoSettings
+from rankvideo.backends.transformers_backend import TransformersBackend
 from rankvideo.fsutil import atomic_write_text
 from rankvideo.prompts import caption_target, render_caption
 from rankvideo.tiny import MODEL_CARD, write_model_card
+from rankvideo.video import VideoSettings
 
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"

@@ -19,8 +19,12 @@ FRAME_FACTOR = 2
 MIN_FRAMES = 4
 SPATIAL_MERGE_SIZE = 2
 MAX_ASPECT_RATIO = 200
-# Upstream's inference settings (rankvideo/inference.py): 128 tokens of 32x32 pixels per frame.
-UPSTREAM_FRAME_PIXELS = 128 * 32 * 32
+# Upstream's inference settings (tskow99/RANKVIDEO-Reasoning-Reranker rankvideo/inference.py at 992a44a).
+UPSTREAM_FPS = 2.0  # inference.py DEFAULT_FPS (also config.py FPS)
+UPSTREAM_MAX_FRAMES = 32  # inference.py DEFAULT_MAX_FRAMES (also config.py MAX_FRAMES); paper Table 6 says 24
+UPSTREAM_FRAME_PIXELS = 128 * 32 * 32  # inference.py MIN_ and MAX_TOKENS_PER_FRAME = 128 tokens of 32x32 pixels
+UPSTREAM_IMAGE_PATCH_SIZE = 16  # inference.py process_vision_info(..., image_patch_size=16)
+PAPER_MAX_FRAMES = 24  # paper Table 6: Stage 2 (and inference) max frames
 
 
 class VideoDecodeError(RuntimeError):
@@ -187,10 +191,35 @@ def decode_sampled(path: str | Path, fps: float, max_frames: int) -> tuple[Video
     return info, indices, frames, times
 
 
+@dataclass(frozen=True)
+class VideoSettings:
+    """How frames are sampled for the model (config.yaml `video`); the pixel budget of all frames together is
+    max_frames * max_pixels, as upstream's total_pixels."""
+
+    fps: float = UPSTREAM_FPS
+    max_frames: int = PAPER_MAX_FRAMES
+    min_pixels: int = UPSTREAM_FRAME_PIXELS
+    max_pixels: int = UPSTREAM_FRAME_PIXELS
+    image_patch_size: int = UPSTREAM_IMAGE_PATCH_SIZE
+
+    def sample(self, path: str | Path) -> SampledVideo:
+        return sample_video(path, self.fps, self.max_frames, self.min_pixels, self.max_pixels, image_patch_size=self.image_patch_size)
+
+
+# Upstream scores the released hltcoe/RankVideo with these, whatever the paper's table says.
+UPSTREAM_VIDEO = VideoSettings(UPSTREAM_FPS, UPSTREAM_MAX_FRAMES, UPSTREAM_FRAME_PIXELS, UPSTREAM_FRAME_PIXELS, UPSTREAM_IMAGE_PATCH_SIZE)
+
+
+def video_for_format(prompt_format: str, configured: VideoSettings) -> VideoSettings:
+    """The frames a prompt format is scored on: `upstream` is upstream's inference in every setting (32 frames at
+    fps 2, its pixel budget); the other formats take the configured settings (paper Table 6: 24 frames)."""
+    return UPSTREAM_VIDEO if prompt_format == "upstream" else configured
+
+
 def sample_video(
     path: str | Path,
     fps: float = 2.0,
-    max_frames: int = 24,
+    max_frames: int = PAPER_MAX_FRAMES,
     min_pixels: int = UPSTREAM_FRAME_PIXELS,
     max_pixels: int = UPSTREAM_FRAME_PIXELS,
     total_pixels: int | None = None,

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rankvideo.cli import EXIT_INPUT_ERROR, INPUT_ERRORS
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCRIPTS_DIR = PACKAGE_DIR.parent / "workflow_scripts"
 
@@ -86,7 +88,8 @@ def code_version(script: str) -> str:
 
 
 def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
-    """Run a workflow script with stderr and logging sent to the rule's log file."""
+    """Run a workflow script with stderr and logging sent to the rule's log file; a bad input ends it with one line
+    `error: <file>:<line>: <reason>` and exit status 2, any other failure with its traceback in the log."""
     log_path = Path(str(snakemake.log[0]))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stderr(log):
@@ -98,6 +101,10 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
         logging.getLogger("rankvideo").info("rule %s, HF_HUB_OFFLINE=%s", snakemake.rule, os.environ.get("HF_HUB_OFFLINE", "unset"))
         try:
             main(snakemake)
+        except INPUT_ERRORS as err:  # a bad input: one line in the log and on the terminal, no traceback
+            logging.getLogger("rankvideo").error("rule %s: %s", snakemake.rule, err)
+            print(f"error: {err}", file=sys.__stderr__)
+            raise SystemExit(EXIT_INPUT_ERROR) from None
         except Exception:
             logging.getLogger("rankvideo").exception("rule %s failed", snakemake.rule)
             raise

@@ -3,10 +3,11 @@
 import os
 import re
 
-from rankvideo.config import ablation_rerankers, is_text_reranker, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
+from rankvideo.config import ablation_rerankers, coerce_types, is_text_reranker, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
 from rankvideo.shards import shard_names
 from rankvideo.workflow import code_version
 
+config.update(coerce_types(config))  # --config values arrive as strings: read them as the schema's types
 validate_config(config, "config.yaml and any --configfile overlays")
 
 # Compute nodes are offline: a job loads checkpoints from the cache `snakemake prefetch` filled, never

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from rankvideo.config import ConfigError, load_config, validate_config
+from rankvideo.config import ConfigError, coerce_types, load_config, merge, validate_config
 from tests.conftest import REPO
 
 
@@ -76,6 +76,23 @@ def test_load_config_names_the_files(tmp_path):
     overlay.write_text(yaml.safe_dump({"video": {"fps": "two"}}))
     with pytest.raises(ConfigError, match=r"config.yaml \+ .*bad.yaml\):\n  video.fps: expected type 'number', got 'two'"):
         load_config(REPO / "config.yaml", overlay)
+
+
+def test_strings_from_the_command_line_are_read_as_the_schemas_types(config):
+    """Snakemake's --config hands nested values over as strings; each becomes the type its key asks for."""
+    given = {"train": {"stage2": {"lambda_teacher": "4.0", "negatives": "3", "losses": "[pair, point]"}, "processes": "2",
+                       "lora": {"enabled": "true"}},
+             "rerankers": {"X": {"model": "m", "prompt_format": "paper", "max_reasoning_tokens": "5"}}}
+    coerced = coerce_types(merge(config, given))
+    validate_config(coerced)
+    stage2 = coerced["train"]["stage2"]
+    assert (stage2["lambda_teacher"], stage2["negatives"], stage2["losses"]) == (4.0, 3, ["pair", "point"])
+    assert (coerced["train"]["processes"], coerced["train"]["lora"]["enabled"]) == (2, True)
+    assert coerced["rerankers"]["X"]["max_reasoning_tokens"] == 5 and coerced["rerankers"]["X"]["model"] == "m"
+    assert coerce_types(merge(config, {"train": {"processes": "auto"}}))["train"]["processes"] == "auto"  # a constant stays
+    assert coerce_types(config) == config  # the YAML files' own types are left alone
+    with pytest.raises(ConfigError, match="train.stage2.lambda_teacher: expected type 'number', got 'four'"):
+        validate_config(coerce_types(merge(config, {"train": {"stage2": {"lambda_teacher": "four"}}})))
 
 
 def test_loss_ablation_trains_each_other_subset_once_and_names_its_reranker(config):

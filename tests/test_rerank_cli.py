@@ -66,18 +66,19 @@ def test_torn_last_line_and_changed_settings(tmp_path):
     assert (tmp_path / "scores.jsonl.stale").is_file()
 
 
-def test_unknown_query_id_stops_before_any_work(demo_corpus, spread_model, tmp_path):
+def test_strict_stops_at_an_unknown_query_id_before_any_work(demo_corpus, spread_model, tmp_path):
     write_video2queries(tmp_path / "v2q.json", {"v001": ["q013", "q999"]})
     with pytest.raises(FormatError, match=r"v2q.json: unknown query id 'q999'"):
-        main(cli_args(demo_corpus, spread_model, tmp_path, tmp_path / "out"))
+        main([*cli_args(demo_corpus, spread_model, tmp_path, tmp_path / "out"), "--strict", "--debug"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_video_file_costs_only_its_pairs(demo_corpus, spread_model, tmp_path):
     write_video2queries(tmp_path / "v2q.json", {"v001": ["q013"], "v999": ["q013", "q023"]})
     assert main(cli_args(demo_corpus, spread_model, tmp_path, tmp_path / "out")) == 0
     assert read_json_run(tmp_path / "out" / "scores.json").keys() == {"q013"}
-    assert (tmp_path / "out" / "failed.tsv").read_text().splitlines()[1:] == [
-        "q013\tv999\tvideo file not found", "q023\tv999\tvideo file not found"]
+    reason = f"video file not found under {demo_corpus / 'videos'} (auto layout)"
+    assert (tmp_path / "out" / "failed.tsv").read_text().splitlines()[1:] == [f"q013\tv999\t{reason}", f"q023\tv999\t{reason}"]
 
 
 def test_a_retrained_model_in_the_same_folder_does_not_resume(tmp_path):

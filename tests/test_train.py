@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from rankvideo import VLMReranker
-from rankvideo.backends.transformers_backend import VideoSettings
 from rankvideo.losses import LossConfig
 from rankvideo.stage2 import train_stage2
 from rankvideo.train import COMPLETE, TrainSettings, complete_checkpoints, train_stage1
+from rankvideo.video import VideoSettings
 
 VIDEO = VideoSettings(fps=2, max_frames=8, min_pixels=64 * 64, max_pixels=128 * 128)
 GROUPS = [("a red ball bouncing up and down", "v001", ["v004", "v007"]), ("flood warning issued", "v016", ["v013", "v019"]),

@@ -149,6 +149,16 @@ def test_changing_lambda_teacher_reruns_stage2_and_after_only(demo_run):
 
 
 @pytest.mark.slow
+def test_a_nested_config_override_plans_as_the_same_overlay_file(demo_run):
+    """Snakemake hands `--config train={...}` values over as strings ('2.0'); they are read as the schema's types."""
+    dry = snakemake(demo_run, "-n", "--config", 'train={"stage2":{"lambda_teacher":2.0}}')
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert [w for r, w in jobs_run(dry.stdout) if r == "train_stage2"] == ["stage2=rv2"]
+    bad = snakemake(demo_run, "-n", "--config", 'train={"stage2":{"lambda_teacher":"four"}}')
+    assert bad.returncode != 0 and "train.stage2.lambda_teacher: expected type 'number', got 'four'" in bad.stdout + bad.stderr
+
+
+@pytest.mark.slow
 def test_training_stages_log_and_plot_their_losses(demo_run):
     for model, stage, terms in (("rv1", 1, {"caption"}), ("rv2", 2, {"pair", "point", "teacher"}), ("rv2-P+PT", 2, {"pair", "point"}),
                                 ("rv2-P", 2, {"pair"})):

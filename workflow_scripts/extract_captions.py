@@ -1,10 +1,10 @@
 """Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
 
-from rankvideo.backends.transformers_backend import VideoSettings
 from rankvideo.extract.captions import load_captioner
 from rankvideo.extract.records import extract_each, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.manifest import write_skips
+from rankvideo.video import VideoSettings
 from rankvideo.workflow import run_script
 
 

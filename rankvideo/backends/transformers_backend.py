@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -25,7 +24,7 @@ from rankvideo.prompts import (
     render,
     shared_prefix,
 )
-from rankvideo.video import SampledVideo, sample_video
+from rankvideo.video import SampledVideo, VideoSettings
 
 
 def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,21 +35,6 @@ def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, t
     yes = torch.logsumexp(logits[..., list(ids.yes)].float(), dim=-1)
     no = torch.logsumexp(logits[..., list(ids.no)].float(), dim=-1)
     return yes, no
-
-
-
-@dataclass(frozen=True)
-class VideoSettings:
-    """How frames are sampled for the model (config.yaml `video`)."""
-
-    fps: float = 2.0
-    max_frames: int = 24
-    min_pixels: int = 128 * 32 * 32
-    max_pixels: int = 128 * 32 * 32
-    image_patch_size: int = 16
-
-    def sample(self, path: str | Path) -> SampledVideo:
-        return sample_video(path, self.fps, self.max_frames, self.min_pixels, self.max_pixels, image_patch_size=self.image_patch_size)
 
 
 @dataclass

@@ -11,9 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rankvideo.backends.transformers_backend import VideoSettings
 from rankvideo.prompts import AnswerIds, answer_ids, render
-from rankvideo.video import SampledVideo
+from rankvideo.video import SampledVideo, VideoSettings
 
 
 def build_request(prompt: str, sampled: SampledVideo) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import re
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -168,8 +169,8 @@ def picture_word(spec: VideoSpec) -> str:
 
 def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mapping[str, Any]) -> dict[str, str]:
     """Each unseen video's caption by `model`, as the demo's captioner writes it (Figure 11 prompt): Stage 1's own test."""
-    from rankvideo.backends.transformers_backend import VideoSettings
     from rankvideo.extract.captions import load_captioner
+    from rankvideo.video import VideoSettings
 
     settings = VideoSettings(video["fps"], video["max_frames_stage1"], video["min_pixels"], video["max_pixels"], video["image_patch_size"])
     captioner = load_captioner(str(model), "transformers", settings, max_new_tokens=24)
@@ -221,7 +222,8 @@ def train_settings(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
 
 def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config: Mapping[str, Any], ablate_stage1: bool) -> dict[str, Path]:
     """Stage 1 then Stage 2 (and, with ablate_stage1, Stage 2 straight from the base), each resumable from its checkpoints."""
-    from rankvideo.extract.records import read_jsonl, write_jsonl
+    from rankvideo.extract.records import write_jsonl
+    from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
     from rankvideo.losses import loss_config
     from rankvideo.stage2 import train_stage2
     from rankvideo.train import checkpoint_key, settings_for, train_stage1, write_history
@@ -240,7 +242,7 @@ def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config:
         settings = s1 if stage == 1 else s2
         trainer, video = settings_for(stage, settings, config["video"])
         key = checkpoint_key(data, settings, config["video"], code_version(f"train_stage{stage}"), start)[1]
-        rows, checkpoints = read_jsonl(data), out_dir / "checkpoints" / key
+        rows, checkpoints = (read_stage1_rows if stage == 1 else read_stage2_rows)(data), out_dir / "checkpoints" / key
         if stage == 1:
             history = train_stage1(start, rows, models[name], checkpoints, trainer, video)
         else:
@@ -291,9 +293,24 @@ def run_check(out_dir: str | Path, base: str | Path, config: Mapping[str, Any], 
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def check(args: argparse.Namespace) -> int:
+    from rankvideo.cli import UsageError
     from rankvideo.config import load_config
     from rankvideo.tiny import build_tiny_qwen3vl
+
+    out, config = Path(args.out), load_config(*args.config)
+    base = Path(args.base) if args.base else out / "models" / "tiny-qwen3vl"
+    if args.base is not None and not (base / "config.json").is_file():
+        raise UsageError(f"--base {base}: not a model folder (no config.json); give a Qwen3-VL folder or leave --base out")
+    if args.base is None and not (base / "config.json").is_file():
+        build_tiny_qwen3vl(base, seed=config["demo"]["seed"])
+    run_check(out, base, config, args.seed)
+    print((out / "curriculum.md").read_text())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rankvideo.cli import run_cli
 
     parser = argparse.ArgumentParser(prog="python -m rankvideo.demo.curriculum", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/demo/curriculum", help="folder for videos, models, logs and curriculum.{json,md}")
@@ -301,14 +318,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--base", default=None, help="starting model (default: the demo's tiny Qwen3-VL, built under --out "
                                                      "from demo.seed as rule tiny_model builds it)")
     parser.add_argument("--seed", type=int, default=13, help="draws the videos")
-    args = parser.parse_args(argv)
-    out, config = Path(args.out), load_config(*args.config)
-    base = Path(args.base) if args.base else out / "models" / "tiny-qwen3vl"
-    if args.base is None and not (base / "config.json").is_file():
-        build_tiny_qwen3vl(base, seed=config["demo"]["seed"])
-    run_check(out, base, config, args.seed)
-    print((out / "curriculum.md").read_text())
+    return run_cli(check, parser, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

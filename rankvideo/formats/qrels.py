@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from rankvideo.formats.errors import FormatError, check_known, iter_fields
+from rankvideo.formats.errors import FormatError, check_known, iter_fields, require_entries
 from rankvideo.fsutil import atomic_write
 
 Qrels = dict[str, dict[str, int]]
@@ -24,6 +24,7 @@ def read_qrels(path: str | Path, query_ids: set[str] | None = None, doc_ids: set
         if docid in judged:
             raise FormatError(path, lineno, f"duplicate judgment for ({qid}, {docid})")
         judged[docid] = relevance
+    require_entries(path, qrels, "judgments; expected lines 'query_id 0 video_id relevance'")
     return qrels
 
 

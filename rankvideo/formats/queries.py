@@ -1,18 +1,22 @@
-"""Queries TSV, upstream's format: `query_id<TAB>text`, no header."""
+"""Queries TSV, upstream's format: `query_id<TAB>text`, no header.
+
+Further columns are allowed and ignored: the text is always the second column, as upstream's
+rerank.py reads it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from rankvideo.formats.errors import FormatError, iter_fields
+from rankvideo.formats.errors import FormatError, iter_fields, require_entries
 from rankvideo.fsutil import atomic_write
 
 
 def read_queries(path: str | Path) -> dict[str, str]:
     queries: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    for lineno, (qid, text) in iter_fields(path, 2):
+    for lineno, (qid, text, *_extra) in iter_fields(path, min_fields=2):
         qid, text = qid.strip(), text.strip()
         if not qid:
             raise FormatError(path, lineno, "empty query id")
@@ -22,6 +26,7 @@ def read_queries(path: str | Path) -> dict[str, str]:
             raise FormatError(path, lineno, f"duplicate query id {qid!r} (first on line {first_line[qid]})")
         queries[qid] = text
         first_line[qid] = lineno
+    require_entries(path, queries, "queries; expected lines 'query_id<TAB>text'")
     return queries
 
 

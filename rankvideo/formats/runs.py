@@ -1,6 +1,7 @@
 """Runs: TREC's six columns, and upstream's JSON `{query_id: {doc_id: score}}`, both ways.
 
-Order is always (-score, doc_id): ties break the same way in every file and every metric.
+Order is always (-score, doc_id): ties break the same way in every file and every metric. Either
+format may be gzip-compressed (`run.json.gz`, as upstream reads it). Scores must be finite numbers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from rankvideo.formats.errors import FormatError, check_known, iter_fields, read_json_object
+from rankvideo.formats.errors import FormatError, check_known, iter_fields, read_json_object, require_entries
 from rankvideo.fsutil import atomic_write
 
 Run = dict[str, dict[str, float]]
@@ -21,13 +22,13 @@ def ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _score(path: Path, line: int | None, value: object) -> float:
+def finite_score(path: Path, line: int | None, value: object) -> float:
     try:
         score = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise FormatError(path, line, f"score must be a number, got {value!r}") from None
-    if math.isnan(score):
-        raise FormatError(path, line, "score is NaN")
+    if not math.isfinite(score):
+        raise FormatError(path, line, f"score is {value!r}, not a finite number; fix the system that wrote it")
     return score
 
 
@@ -40,7 +41,8 @@ def read_trec_run(path: str | Path, query_ids: set[str] | None = None, doc_ids: 
         scores = run.setdefault(qid, {})
         if docid in scores:
             raise FormatError(path, lineno, f"video {docid!r} listed twice for query {qid!r}")
-        scores[docid] = _score(path, lineno, score)
+        scores[docid] = finite_score(path, lineno, score)
+    require_entries(path, run, "scores; expected lines 'query_id Q0 video_id rank score tag'")
     return run
 
 
@@ -61,7 +63,8 @@ def read_json_run(path: str | Path, query_ids: set[str] | None = None, doc_ids: 
             raise FormatError(path, None, f"query {qid!r}: expected an object {{video_id: score}}, got {type(scores).__name__}")
         for docid in scores:
             check_known(path, None, "video id", docid, doc_ids)
-        run[qid] = {docid: _score(path, None, s) for docid, s in scores.items()}
+        run[qid] = {docid: finite_score(path, None, s) for docid, s in scores.items()}
+    require_entries(path, any(run.values()), "scores: every query's object is empty")
     return run
 
 
@@ -72,9 +75,14 @@ def write_json_run(path: str | Path, run: Mapping[str, Mapping[str, float]]) -> 
         out.write("\n")
 
 
+def is_json_run(path: str | Path) -> bool:
+    """`.json` or `.json.gz`: upstream's JSON; anything else is TREC."""
+    return Path(path).name.removesuffix(".gz").endswith(".json")
+
+
 def read_run(path: str | Path, query_ids: set[str] | None = None, doc_ids: set[str] | None = None) -> Run:
-    """Either format, chosen by suffix: `.json` is upstream's JSON, anything else TREC."""
-    reader = read_json_run if Path(path).suffix == ".json" else read_trec_run
+    """Either format, chosen by suffix (`is_json_run`)."""
+    reader = read_json_run if is_json_run(path) else read_trec_run
     return reader(path, query_ids, doc_ids)
 
 

@@ -24,6 +24,22 @@ def read_video2queries(path: str | Path, query_ids: set[str] | None = None, vide
     return data
 
 
+def split_unknown_queries(mapping: Mapping[str, Sequence[str]], query_ids: set[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """The work list without query ids outside `query_ids`, and the (video_id, query_id) pairs left out.
+
+    Upstream's rerank.py drops unknown ids from the queries but zips the scores onto the unfiltered id list,
+    shifting every later score onto the wrong query; here each kept id stays with its own query.
+    """
+    kept: dict[str, list[str]] = {}
+    skipped: list[tuple[str, str]] = []
+    for vid, qids in mapping.items():
+        known = [q for q in qids if q in query_ids]
+        skipped += [(vid, q) for q in qids if q not in query_ids]
+        if known:
+            kept[vid] = known
+    return kept, skipped
+
+
 def video2queries_from_run(run: Mapping[str, Mapping[str, float]]) -> dict[str, list[str]]:
     """Invert a (truncated) run into the per-video work list, queries sorted for stable output."""
     out: dict[str, list[str]] = {}
