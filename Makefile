@@ -2,12 +2,13 @@
 # make demo-slurm: the same through Slurm (profile slurm/ + slurm/demo/; `sudo make slurm-up` gives a single-node one).
 # make curriculum: does the trainer learn? Stage 1 + Stage 2 on clean visual events, held out by wording and video.
 # make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
+# make mutation: mutmut over the pure core against its unit tests; writes docs/mutation.md (not part of make test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup demo curriculum demo-slurm slurm-up slurm-down test dry-run bench clean
+.PHONY: setup demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
 
 setup: $(STAMP)
 
@@ -44,5 +45,9 @@ dry-run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+mutation: $(STAMP)
+	rm -rf mutants
+	$(PY) bench/mutation.py
+
 clean:
-	rm -rf results logs benchmarks .snakemake
+	rm -rf results logs benchmarks .snakemake mutants

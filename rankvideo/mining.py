@@ -191,6 +191,12 @@ def judge(llm, candidates: Sequence[Candidate], queries: Mapping[str, str], reco
     return [Judgment(q, v, pos, m.delta, r) for (q, v, pos), m, r in zip(pairs, margins, reasoning)]
 
 
+def partition_rows(parts: Sequence[Partition]) -> list[dict[str, Any]]:
+    """The rows of partition.jsonl: each kept query with its positive and its judged negatives by kind."""
+    return [{"query_id": part.query_id, "positive": judgment_rows([part.positive])[0],
+             **{k: judgment_rows(getattr(part, k)) for k in ("trusted", "suspected", "hard")}} for part in parts]
+
+
 def read_judgments(rows: Sequence[Mapping[str, Any]], yes_threshold: float = 0.0) -> list[Judgment]:
     return [Judgment(r["query_id"], r["video_id"], bool(r["is_positive"]), float(r["delta"]), r.get("reasoning", ""), yes_threshold)
             for r in rows]

@@ -55,7 +55,10 @@ def test_the_paper_config_reads_cyrillic_and_spanish_on_screen_text():
     from rankvideo.config import load_config
     from tests.conftest import REPO
 
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40)
+    import matplotlib
+
+    # DejaVu Sans ships inside matplotlib (a dependency), so the font is there wherever the tests run.
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 40)
     image = Image.new("RGB", (640, 160), "white")
     draw = ImageDraw.Draw(image)
     draw.text((20, 20), "ПОЕЗД ОТМЕНЕН", font=font, fill="black")

@@ -2,7 +2,9 @@
 
 import pytest
 
-from rankvideo.mining import (Judgment, filter_queries, partition, sample_negatives, stage1_rows, stage2_rows)
+from rankvideo.mining import (Candidate, Judgment, filter_queries, judge, partition, partition_rows, read_judgments, read_partitions,
+                              sample_negatives, stage1_rows, stage2_rows)
+from rankvideo.textllm import Margin
 from rankvideo.synthesis import SyntheticQuery, deduplicate, evidence, parse_query, synthesize
 
 
@@ -115,3 +117,81 @@ def test_negatives_rotate_across_epochs_and_training_rows():
     assert [r["true_label"] for r in s2] == [1, 0, 0, 0, 0, 0]
     assert s2[0]["teacher_p_yes"] == pytest.approx(1 / (1 + 2.718281828 ** -1.0), rel=1e-6)
     assert set(s2[0]) >= {"query_id", "query", "doc_id", "videos", "true_label", "teacher_p_yes", "evidence", "teacher_reasoning"}
+
+
+@pytest.mark.parametrize("negative, kept", [(0.5, True), (0.5000001, False), (0.4999999, True)])
+def test_filter_b_drops_only_above_exactly_twice_the_positive(negative, kept):
+    run = {"q": {"pos": 0.25, "neg": negative}}
+    found, dropped = filter_queries(run, {"q": {"pos"}}, positive_depth=10, max_negative_ratio=2.0, n_candidates=5)
+    assert (len(found) == 1, "q" in dropped) == (kept, not kept)
+
+
+def test_alpha2_decides_suspected_against_hard():
+    judgments = [J("q", "p", 3.0, True), J("q", "t", -7.0), J("q", "y1", 0.5), J("q", "y2", 2.5)]
+    default, _ = partition(judgments, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    assert [j.video_id for j in default[0].suspected] == ["y1", "y2"] and default[0].hard == []
+    strict, _ = partition(judgments, alpha1=-6.0, alpha2=1.0, min_trusted=1)  # only confident yes answers are suspected
+    assert [j.video_id for j in strict[0].suspected] == ["y2"] and [j.video_id for j in strict[0].hard] == ["y1"]
+    at_boundary, _ = partition(judgments, alpha1=-6.0, alpha2=2.5, min_trusted=1)  # delta > alpha2, strictly
+    assert at_boundary[0].suspected == [] and [j.video_id for j in at_boundary[0].hard] == ["y1", "y2"]
+
+
+def test_yes_threshold_moves_the_teachers_answer():
+    rows = [{"query_id": "q", "video_id": "p", "is_positive": True, "delta": 0.5, "reasoning": "r"},
+            {"query_id": "q", "video_id": "n", "is_positive": False, "delta": -7.0}]
+    own = read_judgments(rows)
+    assert [j.says_yes for j in own] == [True, False] and own[0].reasoning == "r" and own[1].reasoning == ""
+    raised = read_judgments(rows, yes_threshold=1.0)
+    assert [j.says_yes for j in raised] == [False, False]
+    kept, dropped = partition(raised, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    assert kept == [] and dropped == {"q": "teacher misjudged the positive p (delta 0.500)"}
+
+
+def test_partition_rows_read_back_as_the_partition():
+    judgments = [Judgment("q", "p", True, 2.0, "why", 0.5), Judgment("q", "t", False, -7.0, "", 0.5),
+                 Judgment("q", "h", False, -1.0, "", 0.5), Judgment("q", "s", False, 1.0, "", 0.5)]
+    kept, _ = partition(judgments, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    assert read_partitions(partition_rows(kept)) == kept
+    assert [j.yes_threshold for j in read_partitions(partition_rows(kept))[0].hard] == [0.5]
+
+
+class ScriptedTeacher:
+    """A text LLM whose reasoning is known: it writes one line per prompt, and its margin depends on that line.
+
+    The margin is read from the prompt text it is given, so a margin read without the reasoning (or with another
+    pair's) comes out different: +3 after "RELEVANT", -4 after "UNRELATED", 0 with no verdict.
+    """
+
+    def __init__(self):
+        self.generated: list[str] = []
+
+    def chat_prompt(self, system: str, user: str) -> str:
+        return f"<system>{system}</system><user>{user}</user><assistant>"
+
+    def generate(self, prompts, max_new_tokens=48):
+        out = []
+        for prompt in prompts:
+            verdict = "RELEVANT" if "kite" in prompt.split("Video caption:")[0] and "kite" in prompt.split("Video caption:")[1] else "UNRELATED"
+            out.append(f"Thinking about {prompt.count('Query')} query: {verdict}.<answer>ignored</answer>")
+        self.generated += out
+        return out
+
+    def margins(self, prompts, batch_size=16):
+        assert all(p.endswith("<answer>") for p in prompts)
+        return [Margin(3.0, 0.0) if "RELEVANT." in p else Margin(0.0, 4.0) if "UNRELATED." in p else Margin(0.0, 0.0) for p in prompts]
+
+
+def test_reason_mode_reads_the_margin_after_each_pairs_own_reasoning():
+    queries = {"q1": "kite festival", "q2": "chess final"}
+    records = {"kite": {"caption": "a kite over the beach", "asr": ""}, "chess": {"caption": "a chess board", "asr": "check"},
+               "other": {"caption": "a kite shop", "asr": ""}}
+    candidates = [Candidate("q1", "kite", 0.9, [("chess", 0.5), ("other", 0.4)]), Candidate("q2", "chess", 0.8, [("kite", 0.3)])]
+    teacher = ScriptedTeacher()
+    judged = judge(teacher, candidates, queries, records, "reason", max_reasoning_tokens=64)
+    got = {(j.query_id, j.video_id): (j.is_positive, j.delta, j.reasoning.split(": ")[-1]) for j in judged}
+    assert got == {("q1", "kite"): (True, 3.0, "RELEVANT."), ("q2", "chess"): (True, -4.0, "UNRELATED."),
+                   ("q1", "chess"): (False, -4.0, "UNRELATED."), ("q1", "other"): (False, 3.0, "RELEVANT."),
+                   ("q2", "kite"): (False, -4.0, "UNRELATED.")}
+    assert all("<answer>" not in j.reasoning for j in judged)  # the reasoning is kept up to its <answer>
+    direct = judge(ScriptedTeacher(), candidates, queries, records, "direct", max_reasoning_tokens=0)
+    assert {j.delta for j in direct} == {0.0} and all(j.reasoning == "" for j in direct)  # no reasoning, no verdict

@@ -32,7 +32,17 @@ def test_each_pair_scores_the_teachers_own_margin_over_caption_and_asr(llm):
 
 def test_reason_mode_reads_the_margin_after_the_reasoning(llm):
     results = TextReranker(llm, mode="reason", max_reasoning_tokens=8).score_video(RECORD, QUERIES[:1])
-    assert math.isfinite(results[0]["logit_delta"])
+    assert math.isfinite(results[0]["logit_delta"])  # the real model runs the reasoning path end to end
+
+
+def test_reason_mode_scores_each_pair_after_its_own_reasoning():
+    """A scripted teacher whose reasoning is known (tests.test_mining.ScriptedTeacher): +3 after RELEVANT, -4 after UNRELATED."""
+    from tests.test_mining import ScriptedTeacher
+
+    other = {**RECORD, "video_id": "v2", "path": "/videos/v2.mp4", "caption": "A chess clock ticks."}
+    scored = TextReranker(ScriptedTeacher(), mode="reason").score_videos([(RECORD, QUERIES), (other, QUERIES)])
+    assert [[r["logit_delta"] for r in video] for video in scored] == [[3.0, -4.0], [-4.0, -4.0]]
+    assert [r["video_path"] for r in scored[1]] == ["/videos/v2.mp4"] * 2
 
 
 def test_a_video_without_a_record_fails_its_pairs_with_the_reason(llm, tmp_path):

@@ -4,7 +4,7 @@ import logging
 
 from rankvideo.extract.records import read_jsonl, write_jsonl
 from rankvideo.manifest import Skip, write_skips
-from rankvideo.mining import judgment_rows, partition, read_judgments
+from rankvideo.mining import partition, partition_rows, read_judgments
 from rankvideo.workflow import run_script
 
 
@@ -12,9 +12,7 @@ def main(sm) -> None:
     p = sm.params
     kept, dropped = partition(read_judgments(read_jsonl(sm.input[0]), p.yes_threshold), p.alpha1, p.alpha2, p.min_trusted)
     logging.info("%d queries kept, %d dropped", len(kept), len(dropped))
-    write_jsonl(sm.output.partition, [{"query_id": part.query_id, "positive": judgment_rows([part.positive])[0],
-                                       **{k: judgment_rows(getattr(part, k)) for k in ("trusted", "suspected", "hard")}}
-                                      for part in kept])
+    write_jsonl(sm.output.partition, partition_rows(kept))
     write_skips(sm.output.dropped, [Skip(q, "judge", reason) for q, reason in sorted(dropped.items())])
 
 

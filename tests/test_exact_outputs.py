@@ -1,0 +1,255 @@
+"""Exact messages, prompts and file bytes of the pure core, pinned where mutation testing (`make mutation`) found
+the suite blind: each case fails when the text a user or a model reads changes."""
+
+import json
+import math
+
+import pytest
+
+from rankvideo.evaluation import evaluate_run, table_markdown
+from rankvideo.formats import FormatError
+from rankvideo.formats.predictions import read_predictions, write_prediction
+from rankvideo.formats.qrels import read_qrels
+from rankvideo.formats.queries import read_queries, write_queries
+from rankvideo.formats.runs import read_json_run, read_run, read_trec_run, write_json_run
+from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
+from rankvideo.formats.video2queries import read_video2queries, write_video2queries
+from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
+from rankvideo.mining import (JUDGE_SYSTEM, Candidate, Judgment, filter_queries, judge, judge_user_prompt, judgment_rows, partition, rotate,
+                              sample_negatives, stage2_rows)
+from rankvideo.prompts import log_sigmoid, query_suffix, render, render_caption, shared_prefix, sigmoid
+from rankvideo.reranker import scored
+
+
+def error_of(reader, path, *args, **kwargs) -> str:
+    with pytest.raises(FormatError) as info:
+        reader(path, *args, **kwargs)
+    assert info.value.path == str(path)
+    return str(info.value).removeprefix(str(path))
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# --- formats: every error branch, with the file and line it names -------------------------------------------
+
+READ_CASES = [
+    ("queries", read_queries, "q.tsv", "q1\tdog\n\t cat\n", {}, ":2: empty query id"),
+    ("qrels", read_qrels, "qrels.txt", "q1 0 v1 1\nqX 0 v1 1\n", {"query_ids": {"q1"}},
+     ":2: unknown query id 'qX' (not in the query id list this file is checked against)"),
+    ("qrels", read_qrels, "qrels.txt", "q1 0 v1 1\nq1 0 v1 0\n", {}, ":2: duplicate judgment for (q1, v1)"),
+    ("trec", read_trec_run, "r.trec", "q1 Q0 v1 1 1.0 s\nqX Q0 v1 1 1.0 s\n", {"query_ids": {"q1"}},
+     ":2: unknown query id 'qX' (not in the query id list this file is checked against)"),
+    ("trec", read_trec_run, "r.trec", "q1  Q0 v1\t1 1.0   s\n\nq1 Q0 " + "v" * 90 + "\n", {},
+     ":3: expected 6 whitespace-separated fields, found 3: 'q1 Q0 " + "v" * 74 + "'"),
+    ("json run", read_json_run, "r.json", '{"qX": {"v1": 1.0}}', {"query_ids": {"q1"}},
+     ": unknown query id 'qX' (not in the query id list this file is checked against)"),
+    ("json run", read_json_run, "r.json", '{"q1": {"vX": 1.0}}', {"doc_ids": {"v1"}},
+     ": unknown video id 'vX' (not in the video id list this file is checked against)"),
+    ("json run", read_json_run, "r.json", '{"q1": [1.0]}', {}, ": query 'q1': expected an object {video_id: score}, got list"),
+    ("json run", read_json_run, "r.json", '{"q1": {"v1": "high"}}', {}, ": score must be a number, got 'high'"),
+    ("any run", read_run, "r.json", '{"qX": {"v1": 1.0}}', {"query_ids": {"q1"}},
+     ": unknown query id 'qX' (not in the query id list this file is checked against)"),
+    ("any run", read_run, "r.trec", "q1 Q0 vX 1 1.0 s\n", {"doc_ids": {"v1"}},
+     ":1: unknown video id 'vX' (not in the video id list this file is checked against)"),
+    ("video2queries", read_video2queries, "v2q.json", '{"vX": ["q1"]}', {"video_ids": {"v1"}},
+     ": unknown video id 'vX' (not in the video id list this file is checked against)"),
+    ("video2queries", read_video2queries, "v2q.json", '{"v1": ["q1", "q1"]}', {}, ": video 'v1': a query id is listed twice"),
+    ("video sheet", read_video_sheet, "s.tsv", "\n", {}, ":1: empty video sheet; expected a header line 'video_id<TAB>path<TAB>...'"),
+    ("video sheet", read_video_sheet, "s.tsv", "video_id\tpath\tpath\n", {}, ":1: duplicate column names in header ['video_id', 'path', 'path']"),
+    ("video sheet", read_video_sheet, "s.tsv", "video_id\tpath\n \ta.mp4\n", {}, ":2: empty video_id"),
+    ("predictions", read_predictions, "v1_reranking_m.json", '{"v1": {"q1": 0.5}}', {},
+     ": video 'v1': expected an object {query_id: {logit_delta, p_yes, ...}}"),
+    ("predictions", read_predictions, "v1_reranking_m.json", '{"v1": 3}', {},
+     ": video 'v1': expected an object {query_id: {logit_delta, p_yes, ...}}"),
+    ("predictions", read_predictions, "v1_reranking_m.json", '{"v1": {"q1": {"p": 1}}}', {},
+     ": (q1, v1) has none of the score keys ['logit_delta', 'logit_delta', 'logit_delta_yes_minus_no']"),
+    ("predictions", read_predictions, "v1_reranking_m.json", '{"v1": {"q1": {"logit_delta": NaN}}}', {},
+     ": score is nan, not a finite number; fix the system that wrote it"),
+    ("predictions", read_predictions, "v1_reranking_m.json", "[]", {}, ": expected a JSON object {video_id: {query_id: {logit_delta, p_yes, ...}}}"),
+    ("stage 1", read_stage1_rows, "s1.jsonl", '{"caption": "x", "videos": ["/v.mp4"]}\n\n{oops\n', {}, ":3: invalid JSON line: Expecting property name enclosed in double quotes"),
+    ("stage 1", read_stage1_rows, "s1.jsonl", '{"caption": "x", "videos": ["/v.mp4"]}\n[1]\n', {}, ":2: expected a JSON object per line"),
+    ("stage 1", read_stage1_rows, "s1.jsonl", "\n\n", {}, ": empty: the file holds no training rows"),
+    ("stage 2", read_stage2_rows, "s2.jsonl", '\n{"query_id": "q", "query": "t", "doc_id": "v", "videos": "/v.mp4", "true_label": 1}\n', {},
+     ":2: expected 'videos': [path, ...] with the video's path first"),
+]
+
+
+@pytest.mark.parametrize("kind, reader, name, content, kwargs, expected", READ_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(READ_CASES)])
+def test_each_reader_error_names_file_line_and_reason(tmp_path, kind, reader, name, content, kwargs, expected):
+    path = write(tmp_path, name, content)
+    assert error_of(lambda p, **k: reader([p], **k) if reader is read_predictions else reader(p, **k), path, **kwargs) == expected
+
+
+def test_a_format_error_carries_its_parts(tmp_path):
+    err = FormatError(tmp_path / "x.tsv", 7, "bad thing")
+    assert (err.path, err.line, err.reason, str(err)) == (str(tmp_path / "x.tsv"), 7, "bad thing", f"{tmp_path / 'x.tsv'}:7: bad thing")
+
+
+def test_blank_lines_and_runs_of_spaces_are_read_around(tmp_path):
+    path = write(tmp_path, "r.trec", "\nq1  Q0 v1\t1 2.0   s\n   \nq2 Q0 v2 1 1.0 s\n")
+    assert read_trec_run(path) == {"q1": {"v1": 2.0}, "q2": {"v2": 1.0}}
+    assert read_qrels(write(tmp_path, "qrels.txt", "q1\t0  v1 1\n\nq2 0 v2 2\n")) == {"q1": {"v1": 1}, "q2": {"v2": 2}}
+
+
+def test_stage2_labels_and_teacher_bounds(tmp_path):
+    rows = [{"query_id": "q", "query": "t", "doc_id": f"v{i}", "videos": ["/v.mp4"], "true_label": label, "teacher_p_yes": p}
+            for i, (label, p) in enumerate([(0, 0.0), (1, 1.0), (True, None), (False, 0.5)])]
+    path = write(tmp_path, "s2.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    assert [(r["true_label"], r["teacher_p_yes"]) for r in read_stage2_rows(path)] == [(0, 0.0), (1, 1.0), (1, None), (0, 0.5)]
+    for label, teacher, message in ((2, 0.5, "expected 'true_label' (or 'teacher_label') 0 or 1, got 2"),
+                                    (1, 1.5, "teacher_p_yes must be a probability in [0, 1], got 1.5"),
+                                    (1, "0.5", "teacher_p_yes must be a probability in [0, 1], got '0.5'")):
+        bad = write(tmp_path, "bad.jsonl", json.dumps({**rows[0], "true_label": label, "teacher_p_yes": teacher}) + "\n")
+        assert error_of(read_stage2_rows, bad) == f":1: {message}"
+
+
+def test_writers_write_these_exact_bytes(tmp_path):
+    write_json_run(tmp_path / "r.json", {"q2": {"a": 1.0}, "q1": {"b": 0.5, "c": 2.0}})
+    assert (tmp_path / "r.json").read_text() == '{\n "q1": {\n  "c": 2.0,\n  "b": 0.5\n },\n "q2": {\n  "a": 1.0\n }\n}\n'
+    write_video2queries(tmp_path / "v.json", {"v1": ("q1", "q2")})
+    assert (tmp_path / "v.json").read_text() == '{\n "v1": [\n  "q1",\n  "q2"\n ]\n}\n'
+    write_prediction(tmp_path, "v1", "RankVideo", {"q1": scored("", "", 1.0, 0.0)})
+    written = (tmp_path / "v1_reranking_RankVideo.json").read_text()
+    assert written.startswith('{\n  "v1": {\n    "q1": {\n      "logprob_yes": ') and written.endswith("\n    }\n  }\n}")
+
+
+def test_writers_refuse_text_that_would_break_a_line(tmp_path):
+    for queries, message in (({"q1": "a\tb"}, "query 'q1' contains a tab or newline"), ({"q\n1": "a"}, "query 'q\\n1' contains a tab or newline")):
+        with pytest.raises(ValueError) as info:
+            write_queries(tmp_path / "q.tsv", queries)
+        assert str(info.value) == message
+    for record, message in ((VideoRecord("v1", tmp_path / "a.mp4", {"title": "a\tb"}), "video v1: value 'a\\tb' contains a tab or newline"),
+                            (VideoRecord("v1", tmp_path / "a.mp4", {"title": "a\nb"}), "video v1: value 'a\\nb' contains a tab or newline")):
+        with pytest.raises(ValueError) as info:
+            write_video_sheet(tmp_path / "s.tsv", [record])
+        assert str(info.value) == message
+
+
+def test_video_sheet_fills_missing_metadata_and_keeps_outside_paths_absolute(tmp_path):
+    (tmp_path / "sheet").mkdir()
+    outside = tmp_path / "elsewhere" / "b.mp4"
+    write_video_sheet(tmp_path / "sheet" / "s.tsv", [VideoRecord("a", tmp_path / "sheet" / "a.mp4", {"title": "A"}),
+                                                      VideoRecord("b", outside, {"lang": "de"})])
+    assert (tmp_path / "sheet" / "s.tsv").read_text() == f"video_id\tpath\tlang\ttitle\na\ta.mp4\t\tA\nb\t{outside}\tde\t\n"
+
+
+# --- prompts: the exact text a model reads ------------------------------------------------------------------
+
+def test_paper_and_qwen_reranker_prompts_are_these_strings():
+    system = ("You are a helpful assistant specialized in video and text understanding. Given a text query and a video, your task is "
+              "to determine if the video is relevant to the query. Respond with <answer>yes</answer> if the video is relevant, or "
+              "<answer>no</answer> if it is not.")
+    video = "<|vision_start|><|video_pad|><|vision_end|>"
+    assert shared_prefix("paper") == f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{video}"
+    assert render("paper", "dog") == (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{video}Query: dog\nIs the video relevant "
+                                      "to the query? Respond with <answer>yes</answer> or <answer>no</answer>.<|im_end|>\n"
+                                      "<|im_start|>assistant\n<answer>")
+    assert render("qwen3-vl-reranker", "dog") == (
+        '<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct provided. Note that '
+        'the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n<Instruct>: Given a search query, retrieve relevant videos '
+        f"that answer the query\n<Query>: dog\n<Document>: {video}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert render_caption() == ("<|im_start|>system\nYou are a helpful assistant specialized in video and text understanding. Given a "
+                                "video, your task is to produce an accurate caption. Respond within <think></think><|im_end|>\n"
+                                f"<|im_start|>user\n{video}Caption this video. Respond within <think></think>.<|im_end|>\n"
+                                "<|im_start|>assistant\n")
+    with pytest.raises(ValueError) as info:
+        query_suffix("upstream", "dog")
+    assert str(info.value) == "prompt format 'upstream' has no query-independent prefix"
+
+
+def test_sigmoid_and_log_sigmoid_on_both_sides_and_at_the_extremes():
+    assert sigmoid(-2.0) == pytest.approx(1 / (1 + math.exp(2.0)), rel=1e-12) and sigmoid(2.0) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert sigmoid(-1000.0) == 0.0 and sigmoid(1000.0) == 1.0 and sigmoid(0.0) == 0.5
+    assert log_sigmoid(-2.0) == pytest.approx(math.log(sigmoid(-2.0)), rel=1e-12) and log_sigmoid(-1000.0) == -1000.0
+    assert log_sigmoid(0.5) == pytest.approx(math.log(sigmoid(0.5)), rel=1e-12) and log_sigmoid(1000.0) == 0.0
+
+
+# --- mining: judging text, filters, partition, rotation -----------------------------------------------------
+
+def test_judge_prompt_text():
+    assert judge_user_prompt("dog", "  a  dog\nruns ", "") == ("Query: dog\nVideo caption: a dog runs\nSpeech transcript: (none)\n"
+                                                                "Is the video relevant to the query?")
+    assert judge_user_prompt("dog", "", " woof  woof ") == "Query: dog\nVideo caption: (none)\nSpeech transcript: woof woof\nIs the video relevant to the query?"
+
+
+def test_a_positive_scoring_zero_is_dropped_and_the_next_query_still_judged():
+    run = {"qa": {"pos": 0.0, "n": -1.0}, "qb": {"pos": 0.5, "n": 0.25}}
+    kept, dropped = filter_queries(run, {"qa": {"pos"}, "qb": {"pos"}}, 10, 2.0, 5)
+    assert dropped == {"qa": "filter b: positive scores 0.0000 <= 0, no ratio to judge"}
+    assert kept == [Candidate("qb", "pos", 0.5, [("n", 0.25)])]
+
+
+def test_partition_refuses_two_positives_and_reads_past_the_positive():
+    with pytest.raises(ValueError) as info:
+        partition([Judgment("q", "a", True, 1.0), Judgment("q", "b", True, 1.0)], -6.0, -8.0, 1)
+    assert str(info.value) == "query q: expected one judged positive, found 2"
+    kept, _ = partition([Judgment("q", "n1", False, -7.0), Judgment("q", "p", True, 1.0), Judgment("q", "n2", False, -9.0)], -6.0, -8.0, 1)
+    assert [j.video_id for j in kept[0].trusted] == ["n1", "n2"]
+
+
+def test_rotation_walks_a_seeded_order_forward():
+    import random
+
+    pool = list(range(5))
+    order = list(pool)
+    random.Random("3:q").shuffle(order)
+    assert [rotate(pool, 2, 3, "q", e) for e in range(3)] == [order[0:2], order[2:4], [order[4], order[0]]]
+    assert rotate(pool, 5, 3, "q", 1) == order and rotate(pool, 9, 3, "q", 0) == order
+    negatives = [Judgment("q", f"n{i}", False, -7.0) for i in range(5)]
+    part, _ = partition([Judgment("q", "p", True, 1.0), *negatives], -6.0, -8.0, 1)
+    assert [j.video_id for j in sample_negatives(part[0], 2, seed=3, epoch=1)] == [f"n{i}" for i in order[2:4]]
+    other, _ = partition([Judgment("r", "p", True, 1.0), *(Judgment("r", j.video_id, False, -7.0) for j in negatives)], -6.0, -8.0, 1)
+    order_r = list(pool)
+    random.Random("3:r").shuffle(order_r)
+    assert [j.video_id for j in sample_negatives(other[0], 5, seed=3)] == [f"n{i}" for i in order_r]
+
+
+def test_training_and_judgment_rows_have_these_fields():
+    j = Judgment("q", "v", False, -2.0, "because", 0.0)
+    assert judgment_rows([j]) == [{"query_id": "q", "video_id": "v", "is_positive": False, "delta": -2.0, "reasoning": "because",
+                                   "yes_threshold": 0.0, "p_yes": sigmoid(-2.0), "says_yes": False}]
+    part, _ = partition([Judgment("q", "p", True, 1.0), Judgment("q", "v", False, -7.0, "no")], -6.0, -8.0, 1)
+    records = {"p": {"path": "/p.mp4", "caption": "cp", "asr": "ap"}, "v": {"path": "/v.mp4", "caption": "cv", "asr": "av"}}
+    assert stage2_rows(part, {"q": "text"}, records)[1] == {
+        "query_id": "q", "query": "text", "doc_id": "v", "videos": ["/v.mp4"], "true_label": 0, "teacher_p_yes": sigmoid(-7.0),
+        "teacher_delta": -7.0, "evidence": {"caption": "cv", "asr": "av"}, "teacher_reasoning": "no"}
+
+
+def test_the_teacher_gets_the_judging_system_prompt_and_the_reasoning_budget():
+    from tests.test_mining import ScriptedTeacher
+
+    class Recording(ScriptedTeacher):
+        def __init__(self):
+            super().__init__()
+            self.systems, self.budgets = [], []
+
+        def chat_prompt(self, system, user):
+            self.systems.append(system)
+            return super().chat_prompt(system, user)
+
+        def generate(self, prompts, max_new_tokens=48):
+            self.budgets.append(max_new_tokens)
+            return super().generate(prompts, max_new_tokens)
+
+    teacher = Recording()
+    judge(teacher, [Candidate("q", "p", 1.0, [("n", 0.5)])], {"q": "kite"}, {"p": {"caption": "kite", "asr": ""}, "n": {"caption": "", "asr": ""}},
+          "reason", max_reasoning_tokens=77)
+    assert teacher.systems == [JUDGE_SYSTEM, JUDGE_SYSTEM] and teacher.budgets == [77]
+
+
+# --- evaluation ------------------------------------------------------------------------------------------------
+
+def test_queries_without_judgments_are_excluded_and_an_empty_evaluation_means_zero():
+    mean, per_query, excluded = evaluate_run({"q1": {"v1": 1.0}}, {"q2": {"v1": 0}}, ["q1", "q2"], [10])
+    assert excluded == {"q1": "no relevant video in the qrels", "q2": "no relevant video in the qrels"}
+    assert mean == {"R@10": 0.0, "nDCG@10": 0.0} and per_query == {}
+
+
+def test_table_is_this_markdown():
+    systems = {"OE": {"R@10": 0.5, "nDCG@10": 0.0}, "RV-2": {"R@10": 0.6, "nDCG@10": 0.25}}
+    assert table_markdown(systems, "OE", [10], "demo") == ("**demo**\n\n| Method | R@10 | nDCG@10 |\n|---|---|---|\n| OE | 0.500 | 0.000 |\n"
+                                                           "| RV-2 | 0.600 | 0.250 |\n| Δ% vs OE | +20.00 | N/A |\n")
