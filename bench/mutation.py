@@ -9,6 +9,7 @@ line no longer matches counts as not equivalent again, so the list cannot go sta
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -19,10 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.tsv"
 MUTMUT = [sys.executable, "-m", "mutmut"]
+# mutmut forks a process per mutant; a parent whose OpenMP pool (torch) already runs would hang its children.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def mutmut(*args: str) -> str:
-    return subprocess.run([*MUTMUT, *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return subprocess.run([*MUTMUT, *args], cwd=ROOT, capture_output=True, text=True, check=True, env=ENV).stdout
 
 
 def results() -> dict[str, str]:
@@ -82,11 +85,12 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "mutation.md"))
     args = parser.parse_args()
     start = time.perf_counter()
-    subprocess.run([*MUTMUT, "run"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*MUTMUT, "run"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=ENV)
     seconds = time.perf_counter() - start
     statuses = results()
     diffs = {n: mutmut("show", n) for n, s in statuses.items() if s == "survived"}
     text = report(statuses, diffs, read_equivalents(), seconds)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text.split("\n## ")[0])
     return 0

@@ -73,6 +73,7 @@ READ_CASES = [
     ("stage 1", read_stage1_rows, "s1.jsonl", '{"caption": "x", "videos": ["/v.mp4"]}\n\n{oops\n', {}, ":3: invalid JSON line: Expecting property name enclosed in double quotes"),
     ("stage 1", read_stage1_rows, "s1.jsonl", '{"caption": "x", "videos": ["/v.mp4"]}\n[1]\n', {}, ":2: expected a JSON object per line"),
     ("stage 1", read_stage1_rows, "s1.jsonl", "\n\n", {}, ": empty: the file holds no training rows"),
+    ("queries", read_queries, "q.tsv", "q" * 90 + "\n", {}, ":1: expected at least 2 tab-separated fields, found 1: '" + "q" * 80 + "'"),
     ("stage 2", read_stage2_rows, "s2.jsonl", '\n{"query_id": "q", "query": "t", "doc_id": "v", "videos": "/v.mp4", "true_label": 1}\n', {},
      ":2: expected 'videos': [path, ...] with the video's path first"),
 ]
@@ -82,6 +83,23 @@ READ_CASES = [
 def test_each_reader_error_names_file_line_and_reason(tmp_path, kind, reader, name, content, kwargs, expected):
     path = write(tmp_path, name, content)
     assert error_of(lambda p, **k: reader([p], **k) if reader is read_predictions else reader(p, **k), path, **kwargs) == expected
+
+
+def test_predictions_read_the_asked_field_and_refuse_a_pair_twice(tmp_path):
+    write_prediction(tmp_path, "v1", "m", {"q1": scored("", "", 2.0, 0.0)})
+    assert read_predictions([tmp_path / "v1_reranking_m.json"], "p_yes") == {"q1": {"v1": sigmoid(2.0)}}
+    (tmp_path / "copy").mkdir()
+    write_prediction(tmp_path / "copy", "v1", "m", {"q1": scored("", "", 1.0, 0.0)})
+    second = tmp_path / "copy" / "v1_reranking_m.json"
+    assert error_of(lambda p: read_predictions([tmp_path / "v1_reranking_m.json", p]), second) == (
+        ": (q1, v1) is scored in another file of this folder as well")
+
+
+def test_partition_goes_on_after_a_dropped_query():
+    judgments = [Judgment("q1", "p", True, 1.0), Judgment("q1", "h", False, -1.0),   # no trusted negative: dropped
+                 Judgment("q2", "p", True, 1.0), Judgment("q2", "t", False, -7.0)]
+    kept, dropped = partition(judgments, -6.0, -8.0, 1)
+    assert [p.query_id for p in kept] == ["q2"] and dropped == {"q1": "0 trusted negative(s) < 1"}
 
 
 def test_a_format_error_carries_its_parts(tmp_path):
@@ -127,6 +145,9 @@ def test_writers_refuse_text_that_would_break_a_line(tmp_path):
         with pytest.raises(ValueError) as info:
             write_video_sheet(tmp_path / "s.tsv", [record])
         assert str(info.value) == message
+    with pytest.raises(ValueError) as info:
+        write_video_sheet(tmp_path / "s.tsv", [VideoRecord("v1", tmp_path / "a\tb.mp4")])
+    assert str(info.value) == "video v1: value 'a\\tb.mp4' contains a tab or newline"  # the path as stored, relative
 
 
 def test_video_sheet_fills_missing_metadata_and_keeps_outside_paths_absolute(tmp_path):
@@ -202,6 +223,7 @@ def test_rotation_walks_a_seeded_order_forward():
     negatives = [Judgment("q", f"n{i}", False, -7.0) for i in range(5)]
     part, _ = partition([Judgment("q", "p", True, 1.0), *negatives], -6.0, -8.0, 1)
     assert [j.video_id for j in sample_negatives(part[0], 2, seed=3, epoch=1)] == [f"n{i}" for i in order[2:4]]
+    assert [j.video_id for j in sample_negatives(part[0], 2, seed=3)] == [f"n{i}" for i in order[0:2]]  # epoch 0 by default
     other, _ = partition([Judgment("r", "p", True, 1.0), *(Judgment("r", j.video_id, False, -7.0) for j in negatives)], -6.0, -8.0, 1)
     order_r = list(pool)
     random.Random("3:r").shuffle(order_r)

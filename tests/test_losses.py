@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rankvideo.losses import LossConfig, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
+from rankvideo.losses import LossConfig, group_tensors, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
 from rankvideo.train import caption_loss
 
 
@@ -83,3 +83,29 @@ def test_a_variant_settings_become_its_loss_config():
     assert cfg.terms == ("pair", "point")
     assert (cfg.tau_pair, cfg.lambda_pt, cfg.tau_point, cfg.soft_negative_target, cfg.negative_weight) == (4.0, 0.25, 2.0, 0.2, 0.3)
     assert (cfg.lambda_teacher, cfg.tau_teacher) == (LossConfig.lambda_teacher, LossConfig.tau_teacher)  # not held: its term is off
+
+
+def test_group_tensors_mark_a_missing_teacher_as_nan():
+    labels, teacher = group_tensors([1, 0, 0], [0.75, None, 0.25])
+    assert labels.dtype == torch.long and labels.tolist() == [1, 0, 0]
+    assert teacher.dtype == torch.float32 and teacher[0].item() == 0.75 and math.isnan(teacher[1].item()) and teacher[2].item() == 0.25
+
+
+def test_pointwise_divides_by_tau_and_keeps_the_scores_dtype():
+    labels = torch.tensor([1, 0, 0])
+    expected = (bce(1.0, 1.0) + 0.5 * bce(-0.5, 0.1) + 0.5 * bce(0.25, 0.1)) / 3
+    got = pointwise_loss(torch.tensor(S, dtype=torch.float64), labels, tau=2, soft_negative_target=0.1, negative_weight=0.5)
+    assert got.dtype == torch.float64 and got.item() == pytest.approx(expected, rel=1e-9)  # targets are float32 constants
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 0], [1, 0, 1]])
+def test_every_group_label_is_checked(labels):
+    with pytest.raises(ValueError) as info:
+        stage2_loss(torch.tensor(S), torch.tensor(labels), torch.tensor([0.5] * 3), LossConfig())
+    assert str(info.value) == f"a query group must be [positive, negatives...], got labels {labels}"
+
+
+def test_an_unknown_loss_term_is_named():
+    with pytest.raises(ValueError) as info:
+        stage2_loss(torch.tensor(S), torch.tensor([1, 0, 0]), torch.tensor([0.5] * 3), LossConfig(terms=("pair", "margin")))
+    assert str(info.value) == "unknown loss terms ['margin']; expected some of ('pair', 'point', 'teacher')"

@@ -78,3 +78,28 @@ def test_score_is_logit_difference_or_logsumexp_over_variants():
     yes, no = yes_no_logits(logits, AnswerIds((1, 3), (2, 4)))
     assert yes.item() == pytest.approx(math.log(math.exp(2.0) + math.exp(0.5)))
     assert no.item() == pytest.approx(math.log(math.exp(-1.0) + math.exp(3.0)))
+
+
+def built_tokenizer(words: list[str], bos: bool = False, chars: bool = False):
+    """A real fast tokenizer built here: whole words, or single characters only (so 'yes' takes three tokens)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<s>", "[UNK]", *words])}
+    tok = Tokenizer(models.BPE(vocab, merges=[], unk_token="[UNK]") if chars else models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", bos_token="<s>")
+
+
+def test_answer_ids_read_the_words_alone_without_special_tokens():
+    assert answer_ids(built_tokenizer(["yes", "no", "Yes"], bos=True), "paper") == AnswerIds((2,), (3,))  # no <s> in front
+    with pytest.raises(ValueError) as info:
+        answer_ids(built_tokenizer(list("yesno"), chars=True), "paper")
+    assert str(info.value) == "the tokenizer splits 'yes' into 3 tokens; the paper score needs one"
+    assert answer_ids(built_tokenizer(["yes", "No", "YES", "no"]), "upstream") == AnswerIds((2, 4), (3, 5))
+    for words in (["yes", "Yes"], ["no", "NO"]):
+        with pytest.raises(ValueError) as info:
+            answer_ids(built_tokenizer(words), "upstream")
+        assert str(info.value) == "the tokenizer has no 'yes' or no 'no' token"

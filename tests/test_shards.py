@@ -22,3 +22,28 @@ def test_other_processes_with_other_hash_seeds_agree():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
         assert out == here
+
+
+def test_shard_sheets_split_a_sheet_by_shard_of_each_video(tmp_path):
+    from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
+    from rankvideo.shards import write_shard_sheets
+
+    records = [VideoRecord(v, tmp_path / f"{v}.mp4", {"title": v.upper()}) for v in ("v001", "v002", "v003", "v004")]
+    write_video_sheet(tmp_path / "videos.tsv", records)
+    counts = write_shard_sheets(tmp_path / "videos.tsv", tmp_path / "shards", 4)
+    assert counts == {"0": 1, "1": 2, "2": 0, "3": 1}
+    for shard in ("0", "1", "2", "3"):
+        assert [r.video_id for r in read_video_sheet(tmp_path / "shards" / f"{shard}.tsv")] == [
+            r.video_id for r in records if shard_of(r.video_id, 4) == shard]
+    assert read_video_sheet(tmp_path / "shards" / "3.tsv")[0].path == tmp_path / "v001.mp4"
+    assert read_video_sheet(tmp_path / "shards" / "3.tsv")[0].metadata == {"title": "V001"}
+
+
+def test_shard_sheets_go_into_a_new_nested_folder_and_can_be_rewritten(tmp_path):
+    from rankvideo.formats.video_sheet import VideoRecord, write_video_sheet
+    from rankvideo.shards import write_shard_sheets
+
+    write_video_sheet(tmp_path / "videos.tsv", [VideoRecord("v001", tmp_path / "v001.mp4")])
+    out = tmp_path / "results" / "shards" / "sheets"
+    assert write_shard_sheets(tmp_path / "videos.tsv", out, 2) == write_shard_sheets(tmp_path / "videos.tsv", out, 2)
+    assert sorted(p.name for p in out.iterdir()) == ["0.tsv", "1.tsv"]

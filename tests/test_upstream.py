@@ -200,3 +200,8 @@ def test_rerank_reads_upstreams_files_and_writes_upstreams_output(demo_corpus, s
         assert evaluate_main(["--pred-dir", str(out), "--first-stage", str(tmp_path / "fs.json"), "--qrels", str(tmp_path / "qrels.txt")]) == 0
         tables.append(capsys.readouterr().out.replace("| out |", f"| {model_name} |"))
     assert tables[0] == tables[1]
+
+
+def test_upstream_names_its_files_after_the_last_part_of_the_model():
+    assert upstream_model_name("hltcoe/RankVideo") == "RankVideo"
+    assert upstream_model_name("results/models/rv2/") == "rv2"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qwen_vl_utils import vision_process as qwen
 
-from rankvideo.video import (VideoDecodeError, frame_indices, probe_video, sample_video, smart_nframes, smart_resize)
+from rankvideo.video import (VideoDecodeError, frame_indices, frame_size, probe_video, sample_video, smart_nframes, smart_resize)
 from tests.conftest import needs_media_tools
 
 
@@ -25,7 +25,7 @@ def encode_gray_ramp(path, n_frames, fps, width=64, height=48, audio=False):
 
 @pytest.mark.parametrize("total, video_fps, fps, max_frames", [
     (100, 25, 2, 24), (300, 10, 2, 24), (300, 10, 2, 32), (10, 10, 2, 24), (3, 10, 2, 24),
-    (901, 29.97, 2, 32), (61, 30, 2, 24), (7, 1, 2, 24), (1000, 24, 0.5, 24),
+    (901, 29.97, 2, 32), (61, 30, 2, 24), (7, 1, 2, 24), (1000, 24, 0.5, 24), (4, 2, 2, 24),
 ])
 def test_smart_nframes_matches_qwen_vl_utils(total, video_fps, fps, max_frames):
     expected = qwen.smart_nframes({"fps": fps, "max_frames": max_frames}, total_frames=total, video_fps=video_fps)
@@ -35,6 +35,7 @@ def test_smart_nframes_matches_qwen_vl_utils(total, video_fps, fps, max_frames):
 @pytest.mark.parametrize("height, width, factor, min_pixels, max_pixels", [
     (180, 320, 32, 131072, 131072), (360, 640, 32, 12544, 50176), (1080, 1920, 32, 131072, 131072),
     (48, 64, 32, 12544, 50176), (100, 3000, 28, 3136, 1000000),
+    (130, 126, 32, 3136, 16384), (130, 126, 32, 16384, 1000000), (1, 200, 32, 3136, 1000000),  # each bound met exactly
 ])
 def test_smart_resize_matches_qwen_vl_utils(height, width, factor, min_pixels, max_pixels):
     expected = qwen.smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
@@ -105,3 +106,57 @@ def test_truncated_file_is_caught_mid_stream(tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoDecodeError, match="truncated file"):
         sample_video(cut)
+
+
+def test_impossible_frame_counts_and_shapes_are_refused_with_the_numbers():
+    with pytest.raises(ValueError) as info:
+        smart_nframes(1, 10, 2, 24)
+    assert str(info.value) == "nframes should be in [2, 1], got 0"
+    with pytest.raises(ValueError) as info:
+        smart_resize(1, 201, 32, 3136, 10**6)
+    assert str(info.value) == "aspect ratio must be below 200, got 201.0"
+
+
+@pytest.mark.parametrize("width, height, n_frames, min_pixels, max_pixels, total_pixels", [
+    (320, 180, 200, 12544, 131072, 4 * 131072),      # the total budget binds: 4 frames' worth over 32 frames
+    (160, 120, 200, 18500, 131072, 2 * 131072),      # 1.05 x min_pixels binds over the total budget
+    (1280, 720, 40, 3136, 2_000_000, 10**9),          # qwen-vl-utils' cap of 768 tokens per frame binds
+])
+def test_frame_size_is_fetch_videos_under_each_budget(tmp_path, monkeypatch, width, height, n_frames, min_pixels, max_pixels, total_pixels):
+    """The per-frame size qwen-vl-utils 0.0.14 picks (decord, as upstream installs it) when each term of its budget binds."""
+    monkeypatch.setenv("FORCE_QWENVL_VIDEO_READER", "decord")
+    path = encode_gray_ramp(tmp_path / "clip.mp4", n_frames=n_frames, fps=10, width=width, height=height)
+    element = {"video": str(path), "fps": 2.0, "max_frames": 32, "min_pixels": min_pixels, "max_pixels": max_pixels,
+               "total_pixels": total_pixels}
+    video, metadata = qwen.fetch_video(element, image_patch_size=16, return_video_metadata=True)
+    info = probe_video(path)
+    assert frame_size(info, len(metadata["frames_indices"]), min_pixels, max_pixels, total_pixels) == tuple(video.shape[2:])
+
+
+def fetched_shape(path, image_patch_size=16, **element):
+    from qwen_vl_utils import vision_process
+
+    video, metadata = vision_process.fetch_video({"video": str(path), **element}, image_patch_size=image_patch_size, return_video_metadata=True)
+    return metadata["frames_indices"], tuple(video.permute(0, 2, 3, 1).shape)
+
+
+def test_sample_video_and_video_settings_sample_as_fetch_video_does(tmp_path, monkeypatch):
+    """Defaults (fps 2, 24 frames, 128x32x32 pixels, budget max_frames x max_pixels), an explicit total budget and
+    another patch size: each gives fetch_video's frames and size (decord, as upstream installs it)."""
+    from rankvideo.video import VideoSettings
+
+    monkeypatch.setenv("FORCE_QWENVL_VIDEO_READER", "decord")
+    short = encode_gray_ramp(tmp_path / "short.mp4", n_frames=50, fps=10, width=320, height=180)  # 5 s: 10 frames at fps 2
+    default = sample_video(short)
+    assert (default.indices, default.frames.shape) == fetched_shape(short, fps=2.0, max_frames=24, min_pixels=131072, max_pixels=131072,
+                                                                     total_pixels=24 * 131072)
+    assert len(default.indices) == 10
+    path = encode_gray_ramp(tmp_path / "clip.mp4", n_frames=200, fps=10, width=640, height=360)  # 20 s
+    budgeted = sample_video(path, min_pixels=3136, max_pixels=65536, total_pixels=4 * 65536)
+    assert (budgeted.indices, budgeted.frames.shape) == fetched_shape(path, fps=2.0, max_frames=24, min_pixels=3136, max_pixels=65536,
+                                                                       total_pixels=4 * 65536)
+    settings = VideoSettings(fps=1.0, max_frames=16, min_pixels=3136, max_pixels=65536, image_patch_size=14)
+    sampled = settings.sample(path)
+    assert (sampled.indices, sampled.frames.shape) == fetched_shape(path, 14, fps=1.0, max_frames=16, min_pixels=3136, max_pixels=65536,
+                                                                     total_pixels=16 * 65536)
+    assert sampled.frames.shape[1] % 28 == 0 and len(sampled.indices) == 16

@@ -26,7 +26,7 @@ FILE_NAME = re.compile(r"^(?P<video>.+)_reranking_(?P<model>.+)\.json$")
 
 def upstream_model_name(model: str) -> str:
     """The model part of upstream's file names: the last path component of --model ('hltcoe/RankVideo' -> 'RankVideo')."""
-    return Path(model.rstrip("/")).name
+    return Path(model).name
 
 
 def prediction_file(out_dir: str | Path, video_id: str, model_name: str) -> Path:

@@ -70,7 +70,7 @@ def read_stage2_rows(path: str | Path) -> list[dict[str, Any]]:
         if missing:
             raise FormatError(path, lineno, f"missing or non-string {missing}")
         label = _first(row, "true_label", "teacher_label")
-        if label not in (0, 1, True, False):
+        if label not in (0, 1):  # True and False compare equal to 1 and 0
             raise FormatError(path, lineno, f"expected 'true_label' (or 'teacher_label') 0 or 1, got {label!r}")
         teacher = _first(row, "teacher_p_yes", "meta.teacher_p_yes")
         if teacher is not None and (not isinstance(teacher, int | float) or not 0.0 <= teacher <= 1.0):
