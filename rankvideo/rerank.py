@@ -101,10 +101,9 @@ def configured_reranker(spec: Mapping[str, Any], backend: str, video: Mapping[st
 
         return TextReranker(load_text_llm(backend, spec["model"]), spec["mode"], spec.get("max_reasoning_tokens", 0))
     from rankvideo.reranker import VLMReranker
-    from rankvideo.video import VideoSettings, video_for_format
+    from rankvideo.video import configured_video, video_for_format
 
-    frames = video_for_format(spec["prompt_format"], VideoSettings(video["fps"], video["max_frames_stage2"], video["min_pixels"],
-                                                                   video["max_pixels"], video["image_patch_size"]))
+    frames = video_for_format(spec["prompt_format"], configured_video(video, 2))
     return VLMReranker(spec["model"], backend=backend, fps=frames.fps, max_frames=frames.max_frames, min_pixels=frames.min_pixels,
                        max_pixels=frames.max_pixels, prompt_format=spec["prompt_format"], batch_size=batch_size,
                        max_reasoning_tokens=spec.get("max_reasoning_tokens", 0))
@@ -190,7 +189,7 @@ def rerank_videos(reranker: Any, video2queries: Mapping[str, Sequence[str]], que
 
 def _pair_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("failed", "error", "p_yes", "logit_delta", "yes_logit", "no_logit", "logprob_yes", "logprob_no")
-    return {k: result.get(k) for k in keys}
+    return {k: result[k] for k in keys}
 
 
 def write_outputs(results: Mapping[str, Sequence[Mapping[str, Any]]], out_dir: str | Path, tag: str,
@@ -266,12 +265,13 @@ def query_mapping_path(args: argparse.Namespace) -> Path:
 
 def work_list(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The queries and the (video -> known queries) work list; unknown query ids go to skipped.tsv (or stop, --strict)."""
-    queries = read_queries(query_mapping_path(args))
+    mapping = query_mapping_path(args)
+    queries = read_queries(mapping)
     if args.strict:
         return queries, read_video2queries(args.video2queries, query_ids=set(queries))
     video2queries, skipped = split_unknown_queries(read_video2queries(args.video2queries), set(queries))
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    reason = f"query id not in {query_mapping_path(args)}"
+    reason = f"query id not in {mapping}"
     write_table(Path(args.output_dir) / SKIPPED, ("video_id", "query_id", "reason"), [(v, q, reason) for v, q in skipped])
     if skipped:
         log.warning("%d (video, query) pairs name a query id the queries file lacks; listed in %s", len(skipped),

@@ -16,7 +16,7 @@ from typing import Any
 
 from rankvideo.prompts import check_format, log_sigmoid, sigmoid
 from rankvideo.tiny import MODEL_CARD
-from rankvideo.video import PAPER_MAX_FRAMES, VideoDecodeError, VideoSettings, video_for_format
+from rankvideo.video import VideoDecodeError, VideoSettings, video_for_format
 
 log = logging.getLogger(__name__)
 BACKENDS = ("transformers", "vllm")
@@ -55,7 +55,7 @@ def format_video(prompt_format: str, fps: float | None = None, max_frames: int |
                  max_pixels: int | None = None) -> VideoSettings:
     """The format's frames (`video_for_format`: upstream's 32 for `upstream`, the paper's 24 otherwise), with any
     setting given explicitly taking its place."""
-    base = video_for_format(prompt_format, VideoSettings(max_frames=PAPER_MAX_FRAMES))
+    base = video_for_format(prompt_format, VideoSettings())  # the defaults are the paper's 24 frames
     given = {"fps": fps, "max_frames": max_frames, "min_pixels": min_pixels, "max_pixels": max_pixels}
     return replace(base, **{k: v for k, v in given.items() if v is not None})
 

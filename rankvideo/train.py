@@ -30,7 +30,7 @@ from rankvideo.backends.transformers_backend import TransformersBackend
 from rankvideo.fsutil import atomic_write_text
 from rankvideo.prompts import caption_target, render_caption
 from rankvideo.tiny import MODEL_CARD, write_model_card
-from rankvideo.video import VideoSettings
+from rankvideo.video import VideoSettings, configured_video
 
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"
@@ -306,8 +306,7 @@ def settings_for(stage: int, settings: Mapping[str, Any], video: Mapping[str, An
     s = settings
     return (TrainSettings(s["lr"], s["scheduler"], s["warmup_ratio"], s["optimizer"], s["batch_size"], s["epochs"],
                           s["checkpoint_every"], s["seed"], s["lora"]),
-            VideoSettings(video["fps"], video[f"max_frames_stage{stage}"], video["min_pixels"], video["max_pixels"],
-                          video["image_patch_size"]))
+            configured_video(video, stage))
 
 
 def write_history(history: Sequence[Mapping[str, Any]], jsonl: str | Path, plot: str | Path, title: str) -> None:

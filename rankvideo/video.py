@@ -9,8 +9,10 @@ to a size divisible by 2 * patch size inside the pixel budget (`fetch_video` in 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -206,6 +208,12 @@ class VideoSettings:
 
     def sample(self, path: str | Path) -> SampledVideo:
         return sample_video(path, self.fps, self.max_frames, self.min_pixels, self.max_pixels, image_patch_size=self.image_patch_size)
+
+
+def configured_video(video: Mapping[str, Any], stage: int) -> VideoSettings:
+    """config.yaml's `video` block as one stage's frames: Stage 1 `max_frames_stage1`, Stage 2 and reranking
+    `max_frames_stage2` (paper Table 6)."""
+    return VideoSettings(video["fps"], video[f"max_frames_stage{stage}"], video["min_pixels"], video["max_pixels"], video["image_patch_size"])
 
 
 # Upstream scores the released hltcoe/RankVideo with these, whatever the paper's table says.

@@ -4,6 +4,7 @@ import pytest
 
 from rankvideo.analysis import latency_markdown, plot_latency
 from rankvideo.latency import measure_latency, sample_pairs
+from rankvideo.reranker import scored
 
 VIDEO2QUERIES = {"v1": ["q1", "q2", "q3"], "v2": ["q1"], "v3": ["q2", "q3"]}
 QUERIES = {"q1": "a", "q2": "b", "q3": "c"}
@@ -21,7 +22,7 @@ class CostPerQuery:
     def score_video(self, item, queries):
         self.calls.append((item, len(queries)))
         self.now += 1.0 + 0.5 * len(queries)
-        return [{"failed": False, "error": None, "p_yes": 0.5, "logit_delta": 0.0, "yes_logit": 0.0, "no_logit": 0.0} for _ in queries]
+        return [scored(q, str(item), 0.0, 0.0) for q in queries]  # the result shape every reranker returns
 
     def score_videos(self, items):
         return [self.score_video(item, queries) for item, queries in items]

@@ -160,3 +160,11 @@ def test_sample_video_and_video_settings_sample_as_fetch_video_does(tmp_path, mo
     assert (sampled.indices, sampled.frames.shape) == fetched_shape(path, 14, fps=1.0, max_frames=16, min_pixels=3136, max_pixels=65536,
                                                                      total_pixels=16 * 65536)
     assert sampled.frames.shape[1] % 28 == 0 and len(sampled.indices) == 16
+
+
+def test_each_stage_reads_its_own_frame_budget_from_the_config():
+    from rankvideo.video import VideoSettings, configured_video
+
+    block = {"fps": 2, "max_frames_stage1": 32, "max_frames_stage2": 24, "min_pixels": 3136, "max_pixels": 65536, "image_patch_size": 14}
+    assert configured_video(block, 1) == VideoSettings(2, 32, 3136, 65536, 14)
+    assert configured_video(block, 2) == VideoSettings(2, 24, 3136, 65536, 14)

@@ -4,7 +4,7 @@ from rankvideo.extract.captions import load_captioner
 from rankvideo.extract.records import extract_each, write_jsonl
 from rankvideo.formats.video_sheet import read_video_sheet
 from rankvideo.manifest import write_skips
-from rankvideo.video import VideoSettings
+from rankvideo.video import configured_video
 from rankvideo.workflow import run_script
 
 
@@ -13,9 +13,7 @@ def main(sm) -> None:
     videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
-        video = VideoSettings(p.video["fps"], p.video["max_frames_stage1"], p.video["min_pixels"], p.video["max_pixels"],
-                              p.video["image_patch_size"])
-        captioner = load_captioner(p.model, p.backend, video, p.max_tokens)
+        captioner = load_captioner(p.model, p.backend, configured_video(p.video, 1), p.max_tokens)
         rows, skips = extract_each(videos, "caption", p.model, lambda v: {"text": captioner.caption(v.path)})
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)

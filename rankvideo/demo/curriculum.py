@@ -170,10 +170,9 @@ def picture_word(spec: VideoSpec) -> str:
 def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mapping[str, Any]) -> dict[str, str]:
     """Each unseen video's caption by `model`, as the demo's captioner writes it (Figure 11 prompt): Stage 1's own test."""
     from rankvideo.extract.captions import load_captioner
-    from rankvideo.video import VideoSettings
+    from rankvideo.video import configured_video
 
-    settings = VideoSettings(video["fps"], video["max_frames_stage1"], video["min_pixels"], video["max_pixels"], video["image_patch_size"])
-    captioner = load_captioner(str(model), "transformers", settings, max_new_tokens=24)
+    captioner = load_captioner(str(model), "transformers", configured_video(video, 1), max_new_tokens=24)
     return {v.spec.video_id: captioner.caption(v.path) for v in pool}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rankvideo.formats.errors import FormatError, read_text
+from rankvideo.formats.errors import iter_json_lines
 from rankvideo.fsutil import atomic_write
 from rankvideo.manifest import Skip
 
@@ -22,15 +22,7 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise FormatError(path, lineno, f"invalid JSON line: {err.msg}") from None
-    return rows
+    return [row for _, row in iter_json_lines(path)]
 
 
 def merge_modalities(videos: Iterable[Any], modalities: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:

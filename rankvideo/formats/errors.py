@@ -51,6 +51,17 @@ def read_json(path: str | Path) -> object:
         raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
 
 
+def iter_json_lines(path: str | Path) -> Iterator[tuple[int, object]]:
+    """Yield (line number, value) of each non-blank line of a JSONL file; a syntax error names its line."""
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as err:
+            raise FormatError(path, lineno, f"invalid JSON line: {err.msg}") from None
+
+
 def read_json_object(path: str | Path, shape: str) -> dict:
     """A JSON file whose top level must be a non-empty object; `shape` describes it in the error message."""
     data = read_json(path)

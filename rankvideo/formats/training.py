@@ -9,23 +9,16 @@ the file and line.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rankvideo.formats.errors import FormatError, read_text, require_entries
+from rankvideo.formats.errors import FormatError, iter_json_lines, require_entries
 
 
 def _rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     rows = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise FormatError(path, lineno, f"invalid JSON line: {err.msg}") from None
+    for lineno, row in iter_json_lines(path):
         if not isinstance(row, dict):
             raise FormatError(path, lineno, "expected a JSON object per line")
         rows.append((lineno, row))
