@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from rankvideo.demo.topics import TOPICS
-from rankvideo.reranker import VLMReranker
+from rankvideo.rerank.reranker import VLMReranker
 
 QUERIES = [q for topic in TOPICS for q in topic.queries]
 
@@ -39,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from rankvideo.tiny import build_tiny_qwen3vl
+            from rankvideo.demo.tiny import build_tiny_qwen3vl
 
             model = str(build_tiny_qwen3vl(Path(tmp) / "tiny"))
         videos = sorted(Path(args.videos).glob("*.mp4"))[: args.n_videos]

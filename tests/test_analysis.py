@@ -2,9 +2,20 @@
 
 import pytest
 
-from rankvideo.analysis import (RankChange, compare_cell, compare_table, first_relevant_rank, group_breakdown, load_published,
-                                plot_ecdf, rank_changes, relevance_split, table2_markdown, table7_markdown,
-                                variance_decomposition)
+from rankvideo.analysis.tables import (
+    RankChange,
+    compare_cell,
+    compare_table,
+    first_relevant_rank,
+    group_breakdown,
+    load_published,
+    plot_ecdf,
+    rank_changes,
+    relevance_split,
+    table2_markdown,
+    table7_markdown,
+    variance_decomposition,
+)
 
 
 @pytest.mark.parametrize(("ours", "published", "status"), [
@@ -74,7 +85,7 @@ def test_ecdf_figure_is_written(tmp_path):
 
 
 def test_a_breakdown_without_large_enough_groups_says_so():
-    from rankvideo.analysis import breakdown_markdown
+    from rankvideo.analysis.tables import breakdown_markdown
 
     text = breakdown_markdown("topic", "nDCG@10", [], {"RV-2": {}}, {"a": 1, "b": 1}, 3)
     assert "No group has enough queries." in text and "a (1), b (1)" in text and "| RV-2 |" not in text

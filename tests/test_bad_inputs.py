@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from rankvideo.demo.curriculum import main as curriculum_main
-from rankvideo.evaluate import main as evaluate_main
-from rankvideo.formats import FormatError
-from rankvideo.formats.qrels import read_qrels
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
-from rankvideo.prefetch import Checkpoint, HubUnreachable, hub_size, prefetch
-from rankvideo.rerank import main as rerank_main
+from rankvideo.evaluate.cli import main as evaluate_main
+from rankvideo.files.errors import FormatError
+from rankvideo.files.qrels import read_qrels
+from rankvideo.files.queries import read_queries
+from rankvideo.files.training_rows import read_stage1_rows, read_stage2_rows
+from rankvideo.rerank.cli import main as rerank_main
+from rankvideo.workflow.prefetch import Checkpoint, HubUnreachable, hub_size, prefetch
 from tests.conftest import REPO
 
 GOOD_RUN = '{"q1": {"v1": 2.0, "v2": 1.0}}\n'

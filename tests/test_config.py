@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from rankvideo.config import ConfigError, coerce_types, load_config, merge, validate_config
+from rankvideo.workflow.config import ConfigError, coerce_types, load_config, merge, validate_config
 from tests.conftest import REPO
 
 
@@ -96,7 +96,7 @@ def test_strings_from_the_command_line_are_read_as_the_schemas_types(config):
 
 
 def test_loss_ablation_trains_each_other_subset_once_and_names_its_reranker(config):
-    from rankvideo.config import ablation_rerankers, loss_ablation_rows, stage2_variants
+    from rankvideo.workflow.config import ablation_rerankers, loss_ablation_rows, stage2_variants
 
     assert stage2_variants(config) == {"rv2": ["pair", "point", "teacher"], "rv2-P+PT": ["pair", "point"], "rv2-P": ["pair"]}
     assert ablation_rerankers(config) == {"RV-2-P+PT": {"model": "results/models/rv2-P+PT", "prompt_format": "paper"},
@@ -109,13 +109,15 @@ def test_loss_ablation_trains_each_other_subset_once_and_names_its_reranker(conf
 
 
 def test_a_variant_depends_only_on_the_loss_settings_its_terms_read(config):
-    from rankvideo.config import stage2_settings
+    from rankvideo.workflow.config import stage2_settings
 
     pair_only = stage2_settings(config, ["pair"])
-    assert pair_only["losses"] == ["pair"] and pair_only["tau_pair"] == 10.0
-    assert not {"lambda_teacher", "tau_teacher", "lambda_pt", "tau_point", "soft_negative_target", "negative_weight"} & set(pair_only)
+    assert pair_only.losses.terms == ("pair",) and pair_only.losses.pair.tau_pair == 10.0
+    assert pair_only.losses.point is None and pair_only.losses.teacher is None
+    config["train"]["stage2"]["lambda_teacher"] = 4.0
+    assert stage2_settings(config, ["pair"]) == pair_only  # a teacher setting leaves the pair-only job as it was
     full = stage2_settings(config, ["pair", "point", "teacher"])
-    assert {k: v for k, v in full.items() if k not in ("checkpoint_every", "seed", "processes", "lora")} == config["train"]["stage2"]
+    assert full.losses.teacher.lambda_teacher == 4.0 and full.negatives == 2 and full.stage.lr == 1e-5
 
 
 @pytest.mark.parametrize("mutate, expected", [

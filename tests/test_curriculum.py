@@ -5,9 +5,22 @@ from collections import Counter
 
 import pytest
 
-from rankvideo.demo.curriculum import (CUTOFFS, EVENTS, TRAIN_PHRASINGS, Plan, caption_accuracy, held_out_set, one_caption_ceiling,
-                                       pair_auc, picture_caption, plan_videos, random_order_metrics, run_check, stage1_rows,
-                                       stage2_rows)
+from rankvideo.demo.curriculum import (
+    CUTOFFS,
+    EVENTS,
+    TRAIN_PHRASINGS,
+    Plan,
+    caption_accuracy,
+    held_out_set,
+    one_caption_ceiling,
+    pair_auc,
+    picture_caption,
+    plan_videos,
+    random_order_metrics,
+    run_check,
+    stage1_rows,
+    stage2_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +101,8 @@ def test_random_order_auc_is_one_half(planned):
 
 
 def test_the_check_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
-    from rankvideo.config import load_config
-    from rankvideo.tiny import MODEL_CARD
+    from rankvideo.models.model_card import MODEL_CARD
+    from rankvideo.workflow.config import load_config
 
     config = load_config("config.yaml", "config/demo.yaml")
     for stage in ("stage1", "stage2"):

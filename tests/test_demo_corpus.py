@@ -4,14 +4,14 @@ from collections import Counter
 
 import pytest
 
-from rankvideo.corpus import probe_record, split_usable
+from rankvideo.corpus.probe import probe_record, split_usable
+from rankvideo.corpus.shards import shard_of
 from rankvideo.demo.corpus import plan_corpus
 from rankvideo.demo.topics import MODALITIES, TOPICS
-from rankvideo.formats.qrels import read_qrels
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.shards import shard_of
-from rankvideo.video import VideoDecodeError, sample_video
+from rankvideo.files.qrels import read_qrels
+from rankvideo.files.queries import read_queries
+from rankvideo.files.video import VideoDecodeError, sample_video
+from rankvideo.files.video_sheet import read_video_sheet
 
 BROKEN = {"truncated": "truncated file", "empty": "file is empty", "no-video": "no video stream"}
 

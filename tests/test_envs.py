@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rankvideo.workflow import PACKAGE_DIR, script_closure
+from rankvideo.workflow.scripts import PACKAGE_DIR, script_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
@@ -134,8 +134,8 @@ def package_files(script: str) -> set[str]:
 
 def test_code_fingerprints_follow_the_package_imports():
     """Stage 2's fingerprint covers the loss module; Stage 1's does not, so a loss change leaves Stage 1 alone."""
-    assert {"train.py", "stage2.py", "losses.py", "prompts.py", "backends/transformers_backend.py"} <= package_files("train_stage2")
-    assert "train.py" in package_files("train_stage1") and "losses.py" not in package_files("train_stage1")
+    assert {"train/loop.py", "train/stage2.py", "train/losses.py", "models/prompts.py", "models/transformers_backend.py"} <= package_files("train_stage2")
+    assert "train/loop.py" in package_files("train_stage1") and "train/losses.py" not in package_files("train_stage1")
 
 
 def test_every_gpu_rule_has_its_slurm_settings_in_both_profiles():

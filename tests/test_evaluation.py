@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-from rankvideo.evaluate import main as evaluate_main
-from rankvideo.evaluation import cascade, evaluate_run, metric_names, relative_delta, table_markdown
-from rankvideo.formats.qrels import write_qrels
-from rankvideo.formats.queries import write_queries
-from rankvideo.formats.runs import write_json_run, write_trec_run
+from rankvideo.evaluate.cli import main as evaluate_main
+from rankvideo.evaluate.metrics import cascade, evaluate_run, metric_names, relative_delta, table_markdown
+from rankvideo.files.qrels import write_qrels
+from rankvideo.files.queries import write_queries
+from rankvideo.files.runs import write_json_run, write_trec_run
 
 QRELS = {
     "q1": {"d1": 1, "d3": 1},

@@ -6,19 +6,21 @@ import math
 
 import pytest
 
-from rankvideo.evaluation import evaluate_run, table_markdown
-from rankvideo.formats import FormatError
-from rankvideo.formats.predictions import read_predictions, write_prediction
-from rankvideo.formats.qrels import read_qrels
-from rankvideo.formats.queries import read_queries, write_queries
-from rankvideo.formats.runs import read_json_run, read_run, read_trec_run, write_json_run
-from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
-from rankvideo.formats.video2queries import read_video2queries, write_video2queries
-from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
-from rankvideo.mining import (JUDGE_SYSTEM, Candidate, Judgment, filter_queries, judge, judge_user_prompt, judgment_rows, partition, rotate,
-                              sample_negatives, stage2_rows)
-from rankvideo.prompts import log_sigmoid, query_suffix, render, render_caption, shared_prefix, sigmoid
-from rankvideo.reranker import scored
+from rankvideo.evaluate.metrics import evaluate_run, table_markdown
+from rankvideo.files.errors import FormatError
+from rankvideo.files.predictions import read_predictions, write_prediction
+from rankvideo.files.qrels import read_qrels
+from rankvideo.files.queries import read_queries, write_queries
+from rankvideo.files.runs import read_json_run, read_run, read_trec_run, write_json_run
+from rankvideo.files.training_rows import read_stage1_rows, read_stage2_rows
+from rankvideo.files.video2queries import read_video2queries, write_video2queries
+from rankvideo.files.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
+from rankvideo.judge.partition import partition
+from rankvideo.judge.teacher import JUDGE_SYSTEM, Judgment, judge, judge_user_prompt, judgment_rows
+from rankvideo.judge.training_sets import rotate, sample_negatives, stage2_rows
+from rankvideo.models.prompts import log_sigmoid, query_suffix, render, render_caption, shared_prefix, sigmoid
+from rankvideo.rerank.reranker import scored
+from rankvideo.synthesize.filters import Candidate, filter_queries
 
 
 def error_of(reader, path, *args, **kwargs) -> str:
@@ -99,7 +101,7 @@ def test_partition_goes_on_after_a_dropped_query():
     judgments = [Judgment("q1", "p", True, 1.0), Judgment("q1", "h", False, -1.0),   # no trusted negative: dropped
                  Judgment("q2", "p", True, 1.0), Judgment("q2", "t", False, -7.0)]
     kept, dropped = partition(judgments, -6.0, -8.0, 1)
-    assert [p.query_id for p in kept] == ["q2"] and dropped == {"q1": "0 trusted negative(s) < 1"}
+    assert [p.query_id for p in kept] == ["q2"] and reasons(dropped) == {"q1": ("few_trusted_negatives", "0 trusted negative(s) < 1")}
 
 
 def test_a_format_error_carries_its_parts(tmp_path):
@@ -200,7 +202,7 @@ def test_judge_prompt_text():
 def test_a_positive_scoring_zero_is_dropped_and_the_next_query_still_judged():
     run = {"qa": {"pos": 0.0, "n": -1.0}, "qb": {"pos": 0.5, "n": 0.25}}
     kept, dropped = filter_queries(run, {"qa": {"pos"}, "qb": {"pos"}}, 10, 2.0, 5)
-    assert dropped == {"qa": "filter b: positive scores 0.0000 <= 0, no ratio to judge"}
+    assert reasons(dropped) == {"qa": ("filter_b", "filter b: positive scores 0.0000 <= 0, no ratio to judge")}
     assert kept == [Candidate("qb", "pos", 0.5, [("n", 0.25)])]
 
 
@@ -275,3 +277,8 @@ def test_table_is_this_markdown():
     systems = {"OE": {"R@10": 0.5, "nDCG@10": 0.0}, "RV-2": {"R@10": 0.6, "nDCG@10": 0.25}}
     assert table_markdown(systems, "OE", [10], "demo") == ("**demo**\n\n| Method | R@10 | nDCG@10 |\n|---|---|---|\n| OE | 0.500 | 0.000 |\n"
                                                            "| RV-2 | 0.600 | 0.250 |\n| Δ% vs OE | +20.00 | N/A |\n")
+
+
+def reasons(skips) -> dict:
+    """Each skipped item's code and particulars."""
+    return {s.item_id: (str(s.code), s.reason) for s in skips}

@@ -7,7 +7,7 @@ import pytest
 from rankvideo.extract.captions import parse_caption
 from rankvideo.extract.ocr import TesseractOcr, dedupe_lines
 from rankvideo.extract.records import extract_each, merge_modalities
-from rankvideo.formats.video_sheet import VideoRecord
+from rankvideo.files.video_sheet import VideoRecord
 
 
 def test_ocr_lines_are_deduplicated_across_frames():
@@ -49,13 +49,12 @@ def test_tesseract_reads_burned_in_text(demo_corpus):
 
 def test_the_paper_config_reads_cyrillic_and_spanish_on_screen_text():
     """MultiVENT's languages: the config's Tesseract packs (installed by scripts/setup.sh) read more than English."""
+    import matplotlib
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
-    from rankvideo.config import load_config
+    from rankvideo.workflow.config import load_config
     from tests.conftest import REPO
-
-    import matplotlib
 
     # DejaVu Sans ships inside matplotlib (a dependency), so the font is there wherever the tests run.
     font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 40)

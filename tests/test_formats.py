@@ -2,12 +2,12 @@
 
 import pytest
 
-from rankvideo.formats import FormatError
-from rankvideo.formats.qrels import read_qrels, write_qrels
-from rankvideo.formats.queries import read_queries, write_queries
-from rankvideo.formats.runs import read_json_run, read_run, read_trec_run, truncate, write_json_run, write_trec_run
-from rankvideo.formats.video2queries import pooled_video2queries, read_video2queries, video2queries_from_run, write_video2queries
-from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
+from rankvideo.files.errors import FormatError
+from rankvideo.files.qrels import read_qrels, write_qrels
+from rankvideo.files.queries import read_queries, write_queries
+from rankvideo.files.runs import read_json_run, read_run, read_trec_run, truncate, write_json_run, write_trec_run
+from rankvideo.files.video2queries import pooled_video2queries, read_video2queries, video2queries_from_run, write_video2queries
+from rankvideo.files.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
 
 
 def write(tmp_path, name, content, binary=False):

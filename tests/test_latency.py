@@ -2,9 +2,9 @@
 
 import pytest
 
-from rankvideo.analysis import latency_markdown, plot_latency
-from rankvideo.latency import measure_latency, sample_pairs
-from rankvideo.reranker import scored
+from rankvideo.analysis.latency import measure_latency, sample_pairs
+from rankvideo.analysis.tables import latency_markdown, plot_latency
+from rankvideo.rerank.reranker import scored
 
 VIDEO2QUERIES = {"v1": ["q1", "q2", "q3"], "v2": ["q1"], "v3": ["q2", "q3"]}
 QUERIES = {"q1": "a", "q2": "b", "q3": "c"}
@@ -62,8 +62,8 @@ def test_figure4_and_its_table(tmp_path):
 
 
 def test_a_text_reranker_reads_records_and_a_video_reranker_the_sheet(tmp_path):
-    from rankvideo.extract.records import write_jsonl
-    from rankvideo.rerank import reranker_evidence
+    from rankvideo.files.jsonl import write_jsonl
+    from rankvideo.rerank.assemble import reranker_evidence
 
     records = tmp_path / "records.jsonl"
     write_jsonl(records, [{"video_id": "v1", "path": "v1.mp4", "caption": "c", "asr": "a"}])
@@ -78,7 +78,7 @@ def test_a_text_reranker_reads_records_and_a_video_reranker_the_sheet(tmp_path):
 
 
 def test_a_widened_work_list_rescores_only_the_videos_whose_queries_changed(tmp_path):
-    from rankvideo.rerank import rerank_videos
+    from rankvideo.rerank.work import rerank_videos
 
     reranker = CostPerQuery()
     first = rerank_videos(reranker, {"v1": ["q1"], "v2": ["q1"]}, QUERIES, {"v1": "f1", "v2": "f2"}, tmp_path, {"m": 1})

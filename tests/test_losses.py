@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from rankvideo.losses import LossConfig, group_tensors, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
-from rankvideo.train import caption_loss
+from rankvideo.train.losses import group_tensors, pairwise_loss, pointwise_loss, stage2_loss, teacher_loss
+from rankvideo.train.settings import LossSettings
+from rankvideo.train.stage1 import caption_loss
+from tests.conftest import PAPER_CONFIG, PAPER_LOSSES
 
 
 def softplus(x):
@@ -53,18 +55,18 @@ def test_total_and_ablations():
     pair = -(0.2 - math.log(math.exp(0.2) + math.exp(-0.1) + math.exp(0.05)))
     point = (bce(2.0, 1.0) + 0.5 * bce(-1.0, 0.1) + 0.5 * bce(0.5, 0.1)) / 3
     teacher = (bce(0.4, 0.9) + bce(-0.2, 0.2) + bce(0.1, 0.1)) / 3
-    total, parts = stage2_loss(torch.tensor(S), labels, p, LossConfig())
+    total, parts = stage2_loss(torch.tensor(S), labels, p, PAPER_LOSSES)
     assert total.item() == pytest.approx(pair + 5 * teacher + 0.5 * point, rel=1e-6)
     assert parts == pytest.approx({"pair": pair, "point": point, "teacher": teacher}, rel=1e-6)
-    only_pair, parts = stage2_loss(torch.tensor(S), labels, p, LossConfig(terms=("pair",)))
+    only_pair, parts = stage2_loss(torch.tensor(S), labels, p, losses("pair"))
     assert only_pair.item() == pytest.approx(pair, rel=1e-6) and set(parts) == {"pair"}
-    p_pt, _ = stage2_loss(torch.tensor(S), labels, p, LossConfig(terms=("pair", "point")))
+    p_pt, _ = stage2_loss(torch.tensor(S), labels, p, losses("pair", "point"))
     assert p_pt.item() == pytest.approx(pair + 0.5 * point, rel=1e-6)
 
 
 def test_group_order_is_checked():
     with pytest.raises(ValueError, match="must be \\[positive, negatives...\\]"):
-        stage2_loss(torch.tensor(S), torch.tensor([0, 1, 0]), torch.tensor([0.5] * 3), LossConfig())
+        stage2_loss(torch.tensor(S), torch.tensor([0, 1, 0]), torch.tensor([0.5] * 3), PAPER_LOSSES)
 
 
 def test_caption_loss_counts_caption_tokens_only():
@@ -74,15 +76,13 @@ def test_caption_loss_counts_caption_tokens_only():
     assert caption_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_a_variant_settings_become_its_loss_config():
-    from rankvideo.losses import loss_config
-
-    settings = {"lr": 1e-5, "tau_pair": 4.0, "lambda_pt": 0.25, "tau_point": 2.0, "soft_negative_target": 0.2,
-                "negative_weight": 0.3, "losses": ["pair", "point"]}
-    cfg = loss_config(settings)
-    assert cfg.terms == ("pair", "point")
-    assert (cfg.tau_pair, cfg.lambda_pt, cfg.tau_point, cfg.soft_negative_target, cfg.negative_weight) == (4.0, 0.25, 2.0, 0.2, 0.3)
-    assert (cfg.lambda_teacher, cfg.tau_teacher) == (LossConfig.lambda_teacher, LossConfig.tau_teacher)  # not held: its term is off
+def test_a_variant_holds_the_settings_of_its_terms_only():
+    stage2 = {"tau_pair": 4.0, "lambda_pt": 0.25, "tau_point": 2.0, "soft_negative_target": 0.2, "negative_weight": 0.3,
+              "lambda_teacher": 3.0, "tau_teacher": 6.0}
+    variant = LossSettings.from_config(stage2, ["point", "pair"])
+    assert variant.terms == ("pair", "point") and variant.teacher is None
+    assert variant.pair.tau_pair == 4.0
+    assert (variant.point.lambda_pt, variant.point.tau_point, variant.point.soft_negative_target, variant.point.negative_weight) == (0.25, 2.0, 0.2, 0.3)
 
 
 def test_group_tensors_mark_a_missing_teacher_as_nan():
@@ -101,11 +101,16 @@ def test_pointwise_divides_by_tau_and_keeps_the_scores_dtype():
 @pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 0], [1, 0, 1]])
 def test_every_group_label_is_checked(labels):
     with pytest.raises(ValueError) as info:
-        stage2_loss(torch.tensor(S), torch.tensor(labels), torch.tensor([0.5] * 3), LossConfig())
+        stage2_loss(torch.tensor(S), torch.tensor(labels), torch.tensor([0.5] * 3), PAPER_LOSSES)
     assert str(info.value) == f"a query group must be [positive, negatives...], got labels {labels}"
 
 
 def test_an_unknown_loss_term_is_named():
     with pytest.raises(ValueError) as info:
-        stage2_loss(torch.tensor(S), torch.tensor([1, 0, 0]), torch.tensor([0.5] * 3), LossConfig(terms=("pair", "margin")))
-    assert str(info.value) == "unknown loss terms ['margin']; expected some of ('pair', 'point', 'teacher')"
+        LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], ["pair", "margin"])
+    assert str(info.value) == "train.stage2.losses: unknown loss terms ['margin']; expected some of ['pair', 'point', 'teacher']"
+
+
+def losses(*terms: str) -> LossSettings:
+    """The paper config's loss settings for a subset of the terms (paper Table 7)."""
+    return LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], terms)

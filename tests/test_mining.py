@@ -2,10 +2,13 @@
 
 import pytest
 
-from rankvideo.mining import (Candidate, Judgment, filter_queries, judge, partition, partition_rows, read_judgments, read_partitions,
-                              sample_negatives, stage1_rows, stage2_rows)
-from rankvideo.textllm import Margin
-from rankvideo.synthesis import SyntheticQuery, deduplicate, evidence, parse_query, synthesize
+from rankvideo.files.skips import Why
+from rankvideo.judge.partition import partition, partition_rows, read_partitions
+from rankvideo.judge.teacher import Judgment, judge, read_judgments
+from rankvideo.judge.training_sets import sample_negatives, stage1_rows, stage2_rows
+from rankvideo.models.textllm import Margin
+from rankvideo.synthesize.filters import Candidate, filter_queries
+from rankvideo.synthesize.queries import SyntheticQuery, deduplicate, evidence, parse_query, synthesize
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -81,8 +84,10 @@ RELEVANT = {"qa": {"pos"}, "qb": {"pos"}, "qc": {"pos"}, "qd": {"p1", "p2"}, "qe
 def test_first_stage_filters_on_a_hand_worked_fixture():
     kept, dropped = filter_queries(RUN, RELEVANT, positive_depth=3, max_negative_ratio=2.0, n_candidates=5)
     assert [(c.query_id, c.positive, [v for v, _ in c.negatives]) for c in kept] == [("qa", "pos", ["n1", "n2"]), ("qd", "p2", ["n1"])]
-    assert dropped["qb"].startswith("filter b: top hard negative n1 scores 0.4500 > 2.0 x positive 0.2000")
-    assert dropped["qc"] == dropped["qe"] == "filter a: no relevant video in the first-stage top 3"
+    why = {s.item_id: s for s in dropped}
+    assert why["qb"].code == Why.FILTER_B and why["qb"].reason.startswith("filter b: top hard negative n1 scores 0.4500 > 2.0 x positive 0.2000")
+    assert why["qc"].code == why["qe"].code == Why.FILTER_A
+    assert why["qc"].reason == why["qe"].reason == "filter a: no relevant video in the first-stage top 3"
 
 
 def J(q, v, delta, positive=False):
@@ -99,7 +104,8 @@ def test_partition_on_a_hand_worked_fixture():
     assert len(kept) == 1
     part = kept[0]
     assert ([j.video_id for j in part.trusted], [j.video_id for j in part.hard], [j.video_id for j in part.suspected]) == (["t1", "t2"], ["h1"], ["s1"])
-    assert dropped == {"q2": "teacher misjudged the positive p (delta -0.100)", "q3": "0 trusted negative(s) < 1"}
+    assert {s.item_id: (s.code, s.reason) for s in dropped} == {"q2": (Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta -0.100)"),
+                                                             "q3": (Why.FEW_TRUSTED_NEGATIVES, "0 trusted negative(s) < 1")}
     loose, _ = partition(judgments, alpha1=-1.0, alpha2=-8.0, min_trusted=1)  # a looser alpha1 trusts h1 and q3's h
     assert [j.video_id for j in loose[0].trusted] == ["t1", "t2", "h1"] and [p.query_id for p in loose] == ["q1", "q3"]
 
@@ -123,7 +129,7 @@ def test_negatives_rotate_across_epochs_and_training_rows():
 def test_filter_b_drops_only_above_exactly_twice_the_positive(negative, kept):
     run = {"q": {"pos": 0.25, "neg": negative}}
     found, dropped = filter_queries(run, {"q": {"pos"}}, positive_depth=10, max_negative_ratio=2.0, n_candidates=5)
-    assert (len(found) == 1, "q" in dropped) == (kept, not kept)
+    assert (len(found) == 1, "q" in {s.item_id for s in dropped}) == (kept, not kept)
 
 
 def test_alpha2_decides_suspected_against_hard():
@@ -144,7 +150,7 @@ def test_yes_threshold_moves_the_teachers_answer():
     raised = read_judgments(rows, yes_threshold=1.0)
     assert [j.says_yes for j in raised] == [False, False]
     kept, dropped = partition(raised, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
-    assert kept == [] and dropped == {"q": "teacher misjudged the positive p (delta 0.500)"}
+    assert kept == [] and [(s.item_id, s.code, s.reason) for s in dropped] == [("q", Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta 0.500)")]
 
 
 def test_partition_rows_read_back_as_the_partition():

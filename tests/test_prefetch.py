@@ -6,8 +6,8 @@ before its first fetch (which, offline, would fail differently).
 
 import pytest
 
-from rankvideo.config import load_config
-from rankvideo.prefetch import Checkpoint, DiskSpaceError, check_disk, configured_checkpoints, prefetch
+from rankvideo.workflow.config import load_config
+from rankvideo.workflow.prefetch import Checkpoint, DiskSpaceError, check_disk, configured_checkpoints, prefetch
 from tests.conftest import REPO
 
 

@@ -6,8 +6,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from rankvideo.backends.transformers_backend import yes_no_logits
-from rankvideo.prompts import (
+from rankvideo.models.prompts import (
     ANSWER_PREFIX,
     SYSTEM_UPSTREAM,
     VIDEO_PLACEHOLDER,
@@ -18,6 +17,7 @@ from rankvideo.prompts import (
     render,
     shared_prefix,
 )
+from rankvideo.models.transformers_backend import yes_no_logits
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from rankvideo.formats import FormatError
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.runs import read_json_run
-from rankvideo.formats.video2queries import write_video2queries
-from rankvideo.rerank import PROGRESS, main, read_progress
+from rankvideo.files.errors import FormatError
+from rankvideo.files.queries import read_queries
+from rankvideo.files.runs import read_json_run
+from rankvideo.files.video2queries import write_video2queries
+from rankvideo.rerank.cli import main
+from rankvideo.rerank.work import PROGRESS, read_progress
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_missing_video_file_costs_only_its_pairs(demo_corpus, spread_model, tmp_
 
 
 def test_a_retrained_model_in_the_same_folder_does_not_resume(tmp_path):
-    from rankvideo.rerank import model_fingerprint
+    from rankvideo.rerank.work import model_fingerprint
 
     model = tmp_path / "rv2"
     model.mkdir()

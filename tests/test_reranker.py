@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rankvideo import VLMReranker
-from rankvideo.backends.vllm_backend import build_request, parse_answer_logprobs
-from rankvideo.prompts import AnswerIds, render
+from rankvideo.models.prompts import AnswerIds, render
+from rankvideo.models.vllm_backend import build_request, parse_answer_logprobs
 
 SMALL = {"min_pixels": 64 * 64, "max_pixels": 128 * 128}
 QUERIES = ["a red ball bouncing up and down", "flood warning issued for the river area", "x",
@@ -60,9 +60,7 @@ def test_prompt_format_comes_from_the_model_folder(spread_model, tmp_path):
 
 def test_reasoning_reranker_scores_after_its_own_reasoning(spread_model, demo_corpus):
     """QVL-T: it writes its reasoning, then the score is read after the <answer> that follows it."""
-    from rankvideo.prompts import reasoning_prompt
-
-    from rankvideo.prompts import answer_ids
+    from rankvideo.models.prompts import answer_ids, reasoning_prompt
 
     reranker = VLMReranker(str(spread_model), max_reasoning_tokens=3, **SMALL)
     path = video(demo_corpus, "v001")
@@ -97,7 +95,7 @@ class Logprob:
 
 
 def test_vllm_request_carries_sampled_frames_and_metadata(demo_corpus):
-    from rankvideo.video import sample_video
+    from rankvideo.files.video import sample_video
 
     sampled = sample_video(video(demo_corpus, "v001"), max_frames=8, **SMALL)
     request = build_request(render("paper", "q"), sampled)

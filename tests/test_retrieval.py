@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rankvideo.formats import FormatError
-from rankvideo.formats.runs import write_json_run
-from rankvideo.formats.video_sheet import VideoRecord
-from rankvideo.retrieval import dense_search, load_precomputed, resolve_model_path, retrieve_dense, sheet_rows, video_texts
+from rankvideo.files.errors import FormatError
+from rankvideo.files.runs import write_json_run
+from rankvideo.files.video_sheet import VideoRecord
+from rankvideo.retrieve.first_stage import dense_search, load_precomputed, resolve_model_path, retrieve_dense, sheet_rows, video_texts
 
 
 def test_dense_search_orders_by_inner_product():

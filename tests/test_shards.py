@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from rankvideo.shards import shard_of
+from rankvideo.corpus.shards import shard_of
 
 IDS = ("v001", "12345", "v050", "v002", "v003")
 
@@ -16,7 +16,7 @@ def test_shards_are_pinned_values_of_the_id():
 
 
 def test_other_processes_with_other_hash_seeds_agree():
-    code = f"from rankvideo.shards import shard_of; print(' '.join(shard_of(v, 220) for v in {IDS!r}))"
+    code = f"from rankvideo.corpus.shards import shard_of; print(' '.join(shard_of(v, 220) for v in {IDS!r}))"
     here = " ".join(shard_of(v, 220) for v in IDS)
     for seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -25,8 +25,8 @@ def test_other_processes_with_other_hash_seeds_agree():
 
 
 def test_shard_sheets_split_a_sheet_by_shard_of_each_video(tmp_path):
-    from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
-    from rankvideo.shards import write_shard_sheets
+    from rankvideo.corpus.shards import write_shard_sheets
+    from rankvideo.files.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
 
     records = [VideoRecord(v, tmp_path / f"{v}.mp4", {"title": v.upper()}) for v in ("v001", "v002", "v003", "v004")]
     write_video_sheet(tmp_path / "videos.tsv", records)
@@ -40,8 +40,8 @@ def test_shard_sheets_split_a_sheet_by_shard_of_each_video(tmp_path):
 
 
 def test_shard_sheets_go_into_a_new_nested_folder_and_can_be_rewritten(tmp_path):
-    from rankvideo.formats.video_sheet import VideoRecord, write_video_sheet
-    from rankvideo.shards import write_shard_sheets
+    from rankvideo.corpus.shards import write_shard_sheets
+    from rankvideo.files.video_sheet import VideoRecord, write_video_sheet
 
     write_video_sheet(tmp_path / "videos.tsv", [VideoRecord("v001", tmp_path / "v001.mp4")])
     out = tmp_path / "results" / "shards" / "sheets"

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from rankvideo.mining import judge_margins
-from rankvideo.prompts import sigmoid
-from rankvideo.rerank import rerank_videos
-from rankvideo.text_reranker import TextReranker
+from rankvideo.judge.teacher import judge_margins
+from rankvideo.models.prompts import sigmoid
+from rankvideo.rerank.text_reranker import TextReranker
+from rankvideo.rerank.work import rerank_videos
 
 RECORD = {"video_id": "v1", "path": "/videos/v1.mp4", "caption": "A red kite rises over a beach.", "asr": "Look how high it flies!"}
 QUERIES = ["kite festival on the coast", "a chess tournament"]
@@ -15,7 +15,7 @@ QUERIES = ["kite festival on the coast", "a chess tournament"]
 
 @pytest.fixture(scope="module")
 def llm(text_model):
-    from rankvideo.textllm import TextLLM
+    from rankvideo.models.textllm import TextLLM
 
     return TextLLM(str(text_model))
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rankvideo.textllm import Margin, answer_token_ids, chat_prompt, load_text_llm, margin_from_logprobs, vllm_sampling
+from rankvideo.models.textllm import Margin, answer_token_ids, chat_prompt, load_text_llm, margin_from_logprobs, vllm_sampling
 
 
 def test_answer_tokens_are_read_from_how_the_tokenizer_continues_the_prompt(tiny_model):
@@ -49,7 +49,7 @@ def test_vllm_text_llm_end_to_end(tiny_model):
     pytest.importorskip("vllm")
     if not torch.cuda.is_available():
         pytest.skip("vLLM needs a CUDA device")
-    from rankvideo.textllm import VLLMTextLLM
+    from rankvideo.models.textllm import VLLMTextLLM
 
     llm = VLLMTextLLM(str(tiny_model), max_model_len=2048, gpu_memory_utilization=0.3)
     prompt = llm.chat_prompt("Judge relevance.", "Query: a red ball. Video: a red ball bouncing.") + "<answer>"

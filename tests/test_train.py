@@ -11,10 +11,12 @@ import torch
 from safetensors.torch import load_file
 
 from rankvideo import VLMReranker
-from rankvideo.losses import LossConfig
-from rankvideo.stage2 import train_stage2
-from rankvideo.train import COMPLETE, TrainSettings, complete_checkpoints, train_stage1
-from rankvideo.video import VideoSettings
+from rankvideo.files.video import VideoSettings
+from rankvideo.train.checkpoints import COMPLETE, complete_checkpoints
+from rankvideo.train.settings import LoraSettings, Stage2Settings
+from rankvideo.train.stage1 import train_stage1
+from rankvideo.train.stage2 import train_stage2
+from tests.conftest import PAPER_LOSSES, stage_settings
 
 VIDEO = VideoSettings(fps=2, max_frames=8, min_pixels=64 * 64, max_pixels=128 * 128)
 GROUPS = [("a red ball bouncing up and down", "v001", ["v004", "v007"]), ("flood warning issued", "v016", ["v013", "v019"]),
@@ -30,13 +32,13 @@ def stage2_rows(corpus):
     return rows
 
 
-SETTINGS = TrainSettings(lr=5e-3, scheduler="cosine", warmup_ratio=0.03, optimizer="adamw", batch_size=3, epochs=3, checkpoint_every=2)
+SETTINGS = Stage2Settings(stage_settings(lr=5e-3, scheduler="cosine", warmup_ratio=0.03, batch_size=3, epochs=3, checkpoint_every=2), 2, PAPER_LOSSES)
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(spread_model, demo_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "a"
-    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), out / "model", out / "ckpt", SETTINGS, VIDEO, LossConfig(), 2)
+    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), out / "model", out / "ckpt", SETTINGS, VIDEO)
     return out, history
 
 
@@ -54,10 +56,10 @@ def test_killed_training_resumes_to_the_same_weights(uninterrupted, spread_model
     rows.write_text(json.dumps(stage2_rows(demo_corpus)))
     ckpt = tmp_path / "ckpt"
     script = (
-        "import json, sys; from rankvideo.train import *; from rankvideo.stage2 import train_stage2; from rankvideo.losses import LossConfig; "
+        "import json, sys; from rankvideo.train.stage2 import train_stage2; "
         "from tests.test_train import SETTINGS, VIDEO; "
         f"train_stage2({str(spread_model)!r}, json.load(open({str(rows)!r})), {str(tmp_path / 'model')!r}, {str(ckpt)!r}, "
-        "SETTINGS, VIDEO, LossConfig(), 2)"
+        "SETTINGS, VIDEO)"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -69,7 +71,7 @@ def test_killed_training_resumes_to_the_same_weights(uninterrupted, spread_model
     assert survivors and int(survivors[-1].name.split("-")[1]) < 12, "the run must be killed midway"
     (ckpt / ".step-99.partial").mkdir()  # a half-written checkpoint, never taken for a complete one
     (ckpt / "step-98").mkdir()  # no COMPLETE marker
-    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), tmp_path / "model", ckpt, SETTINGS, VIDEO, LossConfig(), 2)
+    history = train_stage2(str(spread_model), stage2_rows(demo_corpus), tmp_path / "model", ckpt, SETTINGS, VIDEO)
     assert [r["step"] for r in history] == list(range(1, 13))
     a, b = load_file(uninterrupted[0] / "model" / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -90,8 +92,8 @@ def test_training_score_is_the_inference_score(uninterrupted, demo_corpus):
 def test_lora_stage1_merges_into_plain_weights(tiny_model, demo_corpus, tmp_path):
     rows = [{"query_id": f"q{i}", "query": "q", "doc_id": v, "videos": [str(demo_corpus / "videos" / f"{v}.mp4")],
              "caption": "a red ball bounces on a dark background"} for i, v in enumerate(["v001", "v002"])]
-    settings = TrainSettings(lr=1e-2, scheduler="constant", warmup_ratio=0.0, optimizer="adamw", batch_size=2, epochs=2,
-                             checkpoint_every=10, lora={"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0})
+    settings = stage_settings(lr=1e-2, scheduler="constant", warmup_ratio=0.0, batch_size=2, epochs=2, checkpoint_every=10,
+                               lora=LoraSettings(enabled=True, r=4, alpha=8, dropout=0.0))
     history = train_stage1(str(tiny_model), rows, tmp_path / "rv1", tmp_path / "ckpt", settings, VIDEO)
     assert history[-1]["caption"] < history[0]["caption"]
     trained, base = load_file(tmp_path / "rv1" / "model.safetensors"), load_file(tiny_model / "model.safetensors")
@@ -107,12 +109,12 @@ def test_two_processes_train_the_weights_one_process_does(spread_model, demo_cor
     groups, gradients are summed, rank 0 alone writes; the weights match one process's."""
     from dataclasses import replace
 
-    from rankvideo.train import launch
+    from rankvideo.train.loop import launch
 
-    settings = replace(SETTINGS, batch_size=6, epochs=2)  # two query groups per step: one per process
+    settings = replace(SETTINGS, stage=replace(SETTINGS.stage, batch_size=6, epochs=2))  # two query groups per step: one per process
     args = (str(spread_model), stage2_rows(demo_corpus))
-    one = launch(train_stage2, 1, *args, tmp_path / "one", tmp_path / "ckpt1", settings, VIDEO, LossConfig(), 2)
-    two = launch(train_stage2, 2, *args, tmp_path / "two", tmp_path / "ckpt2", settings, VIDEO, LossConfig(), 2)
+    one = launch(train_stage2, 1, *args, tmp_path / "one", tmp_path / "ckpt1", settings, VIDEO)
+    two = launch(train_stage2, 2, *args, tmp_path / "two", tmp_path / "ckpt2", settings, VIDEO)
     assert [r["step"] for r in two] == [1, 2, 3, 4]
     for a, b in zip(one, two):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)  # the logged loss is the global batch's
@@ -124,15 +126,15 @@ def test_two_processes_train_the_weights_one_process_does(spread_model, demo_cor
 
 def test_a_retrained_starting_model_gets_fresh_checkpoints(tmp_path):
     """Stage 2 starts from results/models/rv1 whatever Stage 1 trained: the key must see the new Stage 1."""
-    from rankvideo.tiny import write_model_card
-    from rankvideo.train import checkpoint_key
+    from rankvideo.models.model_card import write_model_card
+    from rankvideo.train.checkpoints import checkpoint_key
 
     data, start = tmp_path / "stage2.jsonl", tmp_path / "rv1"
     data.write_text('{"query_id": "q1"}\n')
     start.mkdir()
 
     def key() -> str:
-        return checkpoint_key(data, {"lr": 1e-5}, {"fps": 2}, "code", str(start))[1]
+        return checkpoint_key(data, SETTINGS, VIDEO, "code", str(start))[1]
 
     write_model_card(start, "paper", {"stage": 1, "settings": {"epochs": 1}})
     first = key()

@@ -10,19 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rankvideo.evaluate import main as evaluate_main
-from rankvideo.formats.predictions import read_predictions, upstream_model_name, write_prediction
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.runs import read_json_run, read_run, write_json_run
-from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
-from rankvideo.formats.video2queries import split_unknown_queries, write_video2queries
-from rankvideo.rerank import main as rerank_main
-from rankvideo.rerank import multivent_path, resolve_video_paths
-from rankvideo.reranker import format_video, scored
-from rankvideo.video import (PAPER_MAX_FRAMES, UPSTREAM_FPS, UPSTREAM_FRAME_PIXELS, UPSTREAM_IMAGE_PATCH_SIZE, UPSTREAM_MAX_FRAMES,
-                             UPSTREAM_VIDEO, video_for_format)
+from rankvideo.evaluate.cli import main as evaluate_main
+from rankvideo.files.predictions import read_predictions, upstream_model_name, write_prediction
+from rankvideo.files.queries import read_queries
+from rankvideo.files.runs import read_json_run, read_run, write_json_run
+from rankvideo.files.training_rows import read_stage1_rows, read_stage2_rows
+from rankvideo.files.video import (
+    PAPER_MAX_FRAMES,
+    UPSTREAM_FPS,
+    UPSTREAM_FRAME_PIXELS,
+    UPSTREAM_IMAGE_PATCH_SIZE,
+    UPSTREAM_MAX_FRAMES,
+    UPSTREAM_VIDEO,
+    video_for_format,
+)
+from rankvideo.files.video2queries import split_unknown_queries, write_video2queries
+from rankvideo.rerank.cli import main as rerank_main
+from rankvideo.rerank.cli import multivent_path, resolve_video_paths
+from rankvideo.rerank.reranker import format_video, scored
 from tests.test_video import encode_gray_ramp
-
 
 # --- frames: the `upstream` format is upstream's inference in every setting ---------------------
 
@@ -69,7 +75,7 @@ def test_qwen_vl_utils_fetch_video_with_upstreams_arguments_gives_the_same_frame
 
 
 def test_a_model_scored_upstream_sees_32_frames(tiny_model):
-    from rankvideo.reranker import VLMReranker
+    from rankvideo.rerank.reranker import VLMReranker
 
     assert VLMReranker(str(tiny_model), prompt_format="upstream").backend.video == UPSTREAM_VIDEO
     assert VLMReranker(str(tiny_model), prompt_format="paper").backend.video.max_frames == 24

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qwen_vl_utils import vision_process as qwen
 
-from rankvideo.video import (VideoDecodeError, frame_indices, frame_size, probe_video, sample_video, smart_nframes, smart_resize)
+from rankvideo.files.video import VideoDecodeError, frame_indices, frame_size, probe_video, sample_video, smart_nframes, smart_resize
 from tests.conftest import needs_media_tools
 
 
@@ -143,7 +143,7 @@ def fetched_shape(path, image_patch_size=16, **element):
 def test_sample_video_and_video_settings_sample_as_fetch_video_does(tmp_path, monkeypatch):
     """Defaults (fps 2, 24 frames, 128x32x32 pixels, budget max_frames x max_pixels), an explicit total budget and
     another patch size: each gives fetch_video's frames and size (decord, as upstream installs it)."""
-    from rankvideo.video import VideoSettings
+    from rankvideo.files.video import VideoSettings
 
     monkeypatch.setenv("FORCE_QWENVL_VIDEO_READER", "decord")
     short = encode_gray_ramp(tmp_path / "short.mp4", n_frames=50, fps=10, width=320, height=180)  # 5 s: 10 frames at fps 2
@@ -163,7 +163,7 @@ def test_sample_video_and_video_settings_sample_as_fetch_video_does(tmp_path, mo
 
 
 def test_each_stage_reads_its_own_frame_budget_from_the_config():
-    from rankvideo.video import VideoSettings, configured_video
+    from rankvideo.files.video import VideoSettings, configured_video
 
     block = {"fps": 2, "max_frames_stage1": 32, "max_frames_stage2": 24, "min_pixels": 3136, "max_pixels": 65536, "image_patch_size": 14}
     assert configured_video(block, 1) == VideoSettings(2, 32, 3136, 65536, 14)

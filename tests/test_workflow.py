@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from rankvideo.formats.runs import read_json_run, read_trec_run
-from rankvideo.formats.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
-from rankvideo.manifest import read_skips
-from rankvideo.shards import shard_of
+from rankvideo.corpus.shards import shard_of
+from rankvideo.files.runs import read_json_run, read_trec_run
+from rankvideo.files.skips import read_skips
+from rankvideo.files.video_sheet import VideoRecord, read_video_sheet, write_video_sheet
 from tests.conftest import REPO, needs_media_tools
 
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "envs", "config.yaml", "config", "slurm", "local", "rankvideo", "report")
@@ -249,7 +249,7 @@ def test_jobs_went_through_slurm(demo_run):
 
 @pytest.mark.slow
 def test_changing_a_loss_module_reruns_stage2_and_after_only(demo_run):
-    losses = demo_run / "rankvideo/losses.py"
+    losses = demo_run / "rankvideo/train/losses.py"
     original = losses.read_text()
     try:
         losses.write_text(original + "\n# a changed loss module\n")

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from rankvideo.demo.corpus import generate_demo_corpus
-from rankvideo.workflow import run_script
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

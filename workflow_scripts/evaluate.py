@@ -1,8 +1,8 @@
 """Rule evaluate: results/eval/ndcg.json and the Table-1-shaped Markdown beside it."""
 
-from rankvideo.evaluate import evaluate_systems, write_results
-from rankvideo.formats.queries import read_queries
-from rankvideo.workflow import run_script
+from rankvideo.evaluate.systems import evaluate_systems, write_results
+from rankvideo.files.queries import read_queries
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -1,10 +1,11 @@
 """Rule extract_asr: transcripts of one shard; a video without audio gets an empty transcript and a reason."""
 
 from rankvideo.extract.asr import load_asr
-from rankvideo.extract.records import extract_each, write_jsonl
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.manifest import write_skips
-from rankvideo.workflow import run_script
+from rankvideo.extract.records import extract_each
+from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.skips import write_skips
+from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -1,11 +1,11 @@
 """Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
 
 from rankvideo.extract.captions import load_captioner
-from rankvideo.extract.records import extract_each, write_jsonl
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.manifest import write_skips
-from rankvideo.video import configured_video
-from rankvideo.workflow import run_script
+from rankvideo.extract.records import extract_each
+from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.skips import write_skips
+from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -13,7 +13,7 @@ def main(sm) -> None:
     videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
-        captioner = load_captioner(p.model, p.backend, configured_video(p.video, 1), p.max_tokens)
+        captioner = load_captioner(p.model, p.backend, p.video, p.max_tokens)
         rows, skips = extract_each(videos, "caption", p.model, lambda v: {"text": captioner.caption(v.path)})
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)

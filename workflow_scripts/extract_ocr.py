@@ -1,10 +1,11 @@
 """Rule extract_ocr: on-screen text of one shard with Tesseract."""
 
 from rankvideo.extract.ocr import TesseractOcr
-from rankvideo.extract.records import extract_each, write_jsonl
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.manifest import write_skips
-from rankvideo.workflow import run_script
+from rankvideo.extract.records import extract_each
+from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.skips import write_skips
+from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -1,8 +1,9 @@
 """Rule extract_records: one record per video of the shard with every modality and its provenance."""
 
-from rankvideo.extract.records import merge_modalities, read_jsonl, write_jsonl
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.workflow import run_script
+from rankvideo.extract.records import merge_modalities
+from rankvideo.files.jsonl import read_jsonl, write_jsonl
+from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from rankvideo.analysis import latency_markdown, plot_latency
-from rankvideo.fsutil import atomic_write_text
-from rankvideo.workflow import run_script
+from rankvideo.analysis.tables import latency_markdown, plot_latency
+from rankvideo.files.atomic import atomic_write_text
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -2,12 +2,12 @@
 
 import logging
 
-from rankvideo.extract.records import write_jsonl
-from rankvideo.formats.qrels import read_qrels
-from rankvideo.formats.runs import read_trec_run
-from rankvideo.manifest import Skip, write_skips
-from rankvideo.mining import filter_queries
-from rankvideo.workflow import run_script
+from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.qrels import read_qrels
+from rankvideo.files.runs import read_trec_run
+from rankvideo.files.skips import write_skips
+from rankvideo.synthesize.filters import filter_queries
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -16,7 +16,7 @@ def main(sm) -> None:
     kept, dropped = filter_queries(read_trec_run(sm.input.run), relevant, p.positive_depth, p.max_negative_ratio, p.candidates)
     logging.info("%d of %d queries pass the filters", len(kept), len(relevant))
     write_jsonl(sm.output.candidates, [c.__dict__ for c in kept])
-    write_skips(sm.output.dropped, [Skip(q, "filter", reason) for q, reason in sorted(dropped.items())])
+    write_skips(sm.output.dropped, sorted(dropped, key=lambda s: s.item_id))
 
 
 run_script(main, snakemake)  # noqa: F821

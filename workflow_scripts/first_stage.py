@@ -2,13 +2,13 @@
 
 import logging
 
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.runs import write_json_run, write_trec_run
-from rankvideo.formats.video_sheet import read_video_sheet
-from rankvideo.manifest import Skip, write_skips
-from rankvideo.extract.records import read_jsonl
-from rankvideo.retrieval import load_precomputed, retrieve_dense, sheet_rows, video_texts
-from rankvideo.workflow import run_script
+from rankvideo.files.jsonl import read_jsonl
+from rankvideo.files.queries import read_queries
+from rankvideo.files.runs import write_json_run, write_trec_run
+from rankvideo.files.skips import Skip, Why, write_skips
+from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.retrieve.first_stage import load_precomputed, retrieve_dense, sheet_rows, video_texts
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -19,7 +19,7 @@ def main(sm) -> None:
     if p.backend == "precomputed":
         known = {r.video_id for r in read_video_sheet(sm.input.sheet)}
         run, dropped = load_precomputed(sm.input.run, queries, known, {r.video_id for r in usable}, p.depth)
-        skips = [Skip(vid, "first_stage", f"not usable (see results/corpus/skipped.tsv); removed from {n} ranked lists")
+        skips = [Skip(vid, "first_stage", Why.UNUSABLE_CANDIDATE, f"not usable (see results/corpus/skipped.tsv); removed from {n} ranked lists")
                  for vid, n in sorted(dropped.items())]
     else:
         rows = [r for path in sm.input.records for r in read_jsonl(path)] if "records" in sm.input.keys() else sheet_rows(usable)

@@ -2,12 +2,12 @@
 
 import json
 
-from rankvideo.extract.records import read_jsonl
-from rankvideo.formats.queries import read_queries
-from rankvideo.fsutil import atomic_write_text
-from rankvideo.funnel import funnel_counts, funnel_markdown
-from rankvideo.manifest import read_skips
-from rankvideo.workflow import run_script
+from rankvideo.files.atomic import atomic_write_text
+from rankvideo.files.jsonl import read_jsonl
+from rankvideo.files.queries import read_queries
+from rankvideo.files.skips import Why, count, read_skips
+from rankvideo.judge.funnel import funnel_counts, funnel_markdown
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -20,16 +20,16 @@ def main(sm) -> None:
     counts = funnel_counts(
         records=records,
         written=[r for path in i.generated for r in read_jsonl(path)],
-        n_malformed=sum(1 for path in i.generated_skips for s in read_skips(path) if "attempts" in s.reason),
+        n_malformed=count([s for path in i.generated_skips for s in read_skips(path)], Why.MALFORMED_ANSWER),
         n_after_dedup=sum(1 for r in provenance if r["source"] == "synthetic"),
         n_human=sum(1 for r in provenance if r["source"] == "human"),
         n_retrieved=n_queries,
-        n_after_a=n_queries - sum(1 for s in filtered if s.reason.startswith("filter a")),
+        n_after_a=n_queries - count(filtered, Why.FILTER_A),
         n_after_b=len(read_jsonl(i.candidates)),
         judgments=read_jsonl(i.judgments),
         partitions=read_jsonl(i.partition),
-        n_misjudged=sum(1 for s in dropped if "misjudged" in s.reason),
-        n_few_trusted=sum(1 for s in dropped if "trusted" in s.reason),
+        n_misjudged=count(dropped, Why.MISJUDGED_POSITIVE),
+        n_few_trusted=count(dropped, Why.FEW_TRUSTED_NEGATIVES),
         stage1=read_jsonl(i.stage1),
         stage2=read_jsonl(i.stage2),
     )

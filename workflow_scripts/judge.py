@@ -2,10 +2,11 @@
 
 import logging
 
-from rankvideo.extract.records import read_jsonl, write_jsonl
-from rankvideo.formats.queries import read_queries
-from rankvideo.mining import Candidate, judge, judgment_rows
-from rankvideo.workflow import run_script
+from rankvideo.files.jsonl import read_jsonl, write_jsonl
+from rankvideo.files.queries import read_queries
+from rankvideo.judge.teacher import judge, judgment_rows
+from rankvideo.synthesize.filters import Candidate
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -15,7 +16,7 @@ def main(sm) -> None:
     records = {r["video_id"]: r for path in sm.input.records for r in read_jsonl(path)}
     judgments = []
     if candidates:
-        from rankvideo.textllm import load_text_llm
+        from rankvideo.models.textllm import load_text_llm
 
         judgments = judge(load_text_llm(p.backend, p.model), candidates, read_queries(sm.input.queries), records, p.mode, p.max_reasoning_tokens)
     logging.info("%d pairs judged", len(judgments))

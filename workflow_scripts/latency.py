@@ -3,12 +3,12 @@
 import json
 import logging
 
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.video2queries import read_video2queries
-from rankvideo.fsutil import atomic_write_text
-from rankvideo.latency import device_name, measure_latency, sample_pairs
-from rankvideo.rerank import configured_reranker, reranker_evidence
-from rankvideo.workflow import run_script
+from rankvideo.analysis.latency import device_name, measure_latency, sample_pairs
+from rankvideo.files.atomic import atomic_write_text
+from rankvideo.files.queries import read_queries
+from rankvideo.files.video2queries import read_video2queries
+from rankvideo.rerank.assemble import configured_reranker, reranker_evidence
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -4,8 +4,8 @@ import json
 import logging
 from pathlib import Path
 
-from rankvideo.rerank import write_outputs
-from rankvideo.workflow import run_script
+from rankvideo.rerank.work import write_outputs
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -6,15 +6,27 @@ import json
 import logging
 from pathlib import Path
 
-from rankvideo.analysis import (breakdown_markdown, compare_table, comparison_markdown, group_breakdown, load_published,
-                                plot_ecdf, rank_changes, relevance_split, table2_markdown, table4_markdown,
-                                table5_markdown, table7_markdown, variance_decomposition)
-from rankvideo.evaluation import cascade, evaluate_run
-from rankvideo.formats.qrels import read_qrels
-from rankvideo.formats.queries import read_queries
-from rankvideo.formats.runs import read_run, truncate
-from rankvideo.fsutil import atomic_write, atomic_write_text
-from rankvideo.workflow import run_script
+from rankvideo.analysis.tables import (
+    breakdown_markdown,
+    compare_table,
+    comparison_markdown,
+    group_breakdown,
+    load_published,
+    plot_ecdf,
+    rank_changes,
+    relevance_split,
+    table2_markdown,
+    table4_markdown,
+    table5_markdown,
+    table7_markdown,
+    variance_decomposition,
+)
+from rankvideo.evaluate.metrics import cascade, evaluate_run
+from rankvideo.files.atomic import atomic_write, atomic_write_text
+from rankvideo.files.qrels import read_qrels
+from rankvideo.files.queries import read_queries
+from rankvideo.files.runs import read_run, truncate
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

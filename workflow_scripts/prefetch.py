@@ -7,8 +7,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "0"
 
 from pathlib import Path
 
-from rankvideo.prefetch import configured_checkpoints, prefetch, write_manifest
-from rankvideo.workflow import run_script
+from rankvideo.workflow.prefetch import configured_checkpoints, prefetch, write_manifest
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -4,9 +4,9 @@ import logging
 
 from tqdm import tqdm
 
-from rankvideo.corpus import probe_record, split_usable, write_probe
-from rankvideo.formats.video_sheet import read_video_sheet, write_video_sheet
-from rankvideo.workflow import run_script
+from rankvideo.corpus.probe import probe_record, split_usable, write_probe
+from rankvideo.files.video_sheet import read_video_sheet, write_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -1,9 +1,9 @@
 """Rule rerank_candidates: the (video -> queries) work list of the top rerank.depth of one first stage, or
 pooled over every first stage for the reranker of paper Table 2."""
 
-from rankvideo.formats.runs import read_trec_run, truncate
-from rankvideo.formats.video2queries import pooled_video2queries, write_video2queries
-from rankvideo.workflow import run_script
+from rankvideo.files.runs import read_trec_run, truncate
+from rankvideo.files.video2queries import pooled_video2queries, write_video2queries
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -2,10 +2,12 @@
 
 import json
 import logging
+from dataclasses import asdict
 
-from rankvideo.fsutil import atomic_write_text
-from rankvideo.rerank import configured_reranker, model_fingerprint, reranker_evidence, rerank_videos, shard_work
-from rankvideo.workflow import run_script
+from rankvideo.files.atomic import atomic_write_text
+from rankvideo.rerank.assemble import configured_reranker, reranker_evidence
+from rankvideo.rerank.work import model_fingerprint, rerank_videos, shard_work
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -15,7 +17,7 @@ def main(sm) -> None:
     if mine:
         reranker = configured_reranker(p.spec, p.backend, p.video, p.batch_size)
         evidence, missing = reranker_evidence(p.spec, [sm.input.evidence], list(mine))
-        settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": dict(p.video), "code": p.code}
+        settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": asdict(p.video), "code": p.code}
         results = rerank_videos(reranker, mine, queries, evidence, p.work_dir, settings, missing)
     logging.info("shard %s: %d videos", sm.wildcards.shard, len(results))
     atomic_write_text(sm.output[0], json.dumps(results) + "\n")

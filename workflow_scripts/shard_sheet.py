@@ -2,8 +2,8 @@
 
 import logging
 
-from rankvideo.shards import write_shard_sheets
-from rankvideo.workflow import run_script
+from rankvideo.corpus.shards import write_shard_sheets
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

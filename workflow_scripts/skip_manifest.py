@@ -1,7 +1,7 @@
 """Rule skip_manifest: every stage's skip lines in one file, results/skipped.tsv."""
 
-from rankvideo.manifest import merge_skips
-from rankvideo.workflow import run_script
+from rankvideo.files.skips import merge_skips
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -2,12 +2,12 @@
 
 import logging
 
-from rankvideo.extract.records import read_jsonl, write_jsonl
-from rankvideo.formats.qrels import read_qrels, write_qrels
-from rankvideo.formats.queries import read_queries, write_queries
-from rankvideo.manifest import Skip, write_skips
-from rankvideo.synthesis import SyntheticQuery, as_rows, deduplicate
-from rankvideo.workflow import run_script
+from rankvideo.files.jsonl import read_jsonl, write_jsonl
+from rankvideo.files.qrels import read_qrels, write_qrels
+from rankvideo.files.queries import read_queries, write_queries
+from rankvideo.files.skips import Skip, Why, write_skips
+from rankvideo.synthesize.queries import SyntheticQuery, as_rows, deduplicate
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
@@ -22,7 +22,7 @@ def main(sm) -> None:
         for qid, text in human.items():
             relevant = {v: r for v, r in judged.get(qid, {}).items() if r > 0}
             if not relevant:
-                skips.append(Skip(qid, "synthesis", "human query without a relevant video in the qrels"))
+                skips.append(Skip(qid, "synthesis", Why.NO_RELEVANT_VIDEO, "human query without a relevant video in the qrels"))
                 continue
             queries[qid] = text
             qrels[qid] = relevant

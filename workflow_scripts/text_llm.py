@@ -1,7 +1,7 @@
 """Rule text_llm: convert the packaged SmolLM2-135M-Instruct GGUF into a safetensors model folder, once."""
 
-from rankvideo.textllm import convert_packaged_gguf
-from rankvideo.workflow import run_script
+from rankvideo.models.textllm import convert_packaged_gguf
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

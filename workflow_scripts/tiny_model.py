@@ -1,7 +1,7 @@
 """Rule tiny_model: build the tiny offline Qwen3-VL (safetensors) the demo reranks and trains with."""
 
-from rankvideo.tiny import build_tiny_qwen3vl
-from rankvideo.workflow import run_script
+from rankvideo.demo.tiny import build_tiny_qwen3vl
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

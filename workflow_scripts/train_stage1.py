@@ -1,19 +1,15 @@
 """Rule train_stage1: perception SFT (caption generation), resumable, with its loss log and plot."""
 
-from pathlib import Path
-
-from rankvideo.formats.training import read_stage1_rows
-from rankvideo.train import checkpoint_key, launch, processes_for, settings_for, train_stage1, write_history
-from rankvideo.workflow import run_script
+from rankvideo.files.training_rows import read_stage1_rows
+from rankvideo.train.history import write_history
+from rankvideo.train.job import train_job
+from rankvideo.train.stage1 import train_stage1
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
     p = sm.params
-    settings, video = settings_for(1, p.settings, p.video)
-    data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
-    provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
-    history = launch(train_stage1, processes_for(p.settings["processes"]), p.base, read_stage1_rows(sm.input.data), sm.output.model,
-                     Path(p.checkpoints) / key, settings, video, provenance)
+    history = train_job(train_stage1, read_stage1_rows(sm.input.data), sm.input.data, p.base, sm.output.model, p.checkpoints, p.settings, p.video, p.code)
     write_history(history, sm.output.history, sm.output.plot, "Stage 1 training loss")
 
 

@@ -1,24 +1,18 @@
 """Rule train_stage2: ranking with pairwise + pointwise + teacher losses, resumable, with its loss log and plot."""
 
-from pathlib import Path
-
-from rankvideo.config import loss_label
-from rankvideo.formats.training import read_stage2_rows
-from rankvideo.losses import loss_config
-from rankvideo.stage2 import train_stage2
-from rankvideo.train import checkpoint_key, launch, processes_for, settings_for, write_history
-from rankvideo.workflow import run_script
+from rankvideo.files.training_rows import read_stage2_rows
+from rankvideo.train.history import write_history
+from rankvideo.train.job import train_job
+from rankvideo.train.settings import loss_label
+from rankvideo.train.stage2 import train_stage2
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:
     p = sm.params
-    settings, video = settings_for(2, p.settings, p.video)
-    data_hash, key = checkpoint_key(sm.input.data, p.settings, p.video, p.code, p.base)
-    provenance = {"data": sm.input.data, "data_sha256": data_hash, "settings": dict(p.settings), "code": p.code}
-    history = launch(train_stage2, processes_for(p.settings["processes"]), p.base, read_stage2_rows(sm.input.data), sm.output.model,
-                     Path(p.checkpoints) / key, settings, video, loss_config(p.settings), p.settings["negatives"], provenance)
+    history = train_job(train_stage2, read_stage2_rows(sm.input.data), sm.input.data, p.base, sm.output.model, p.checkpoints, p.settings, p.video, p.code)
     write_history(history, sm.output.history, sm.output.plot,
-                  f"Stage 2 training loss: {sm.wildcards.stage2} ({loss_label(p.settings['losses'])})")
+                  f"Stage 2 training loss: {sm.wildcards.stage2} ({loss_label(p.settings.losses.terms)})")
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -1,10 +1,11 @@
 """Rule training_sets: Stage 1 (caption SFT) and Stage 2 (query groups) in upstream's JSONL format."""
 
-from rankvideo.extract.records import read_jsonl, write_jsonl
-from rankvideo.formats.queries import read_queries
-from rankvideo.fsutil import atomic_write
-from rankvideo.mining import read_partitions, sample_negatives, stage1_rows, stage2_rows
-from rankvideo.workflow import run_script
+from rankvideo.files.atomic import atomic_write
+from rankvideo.files.jsonl import read_jsonl, write_jsonl
+from rankvideo.files.queries import read_queries
+from rankvideo.judge.partition import read_partitions
+from rankvideo.judge.training_sets import sample_negatives, stage1_rows, stage2_rows
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

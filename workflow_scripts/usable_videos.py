@@ -2,10 +2,10 @@
 
 import logging
 
-from rankvideo.corpus import read_probe, split_usable
-from rankvideo.formats.video_sheet import write_video_sheet
-from rankvideo.manifest import write_skips
-from rankvideo.workflow import run_script
+from rankvideo.corpus.probe import read_probe, split_usable
+from rankvideo.files.skips import write_skips
+from rankvideo.files.video_sheet import write_video_sheet
+from rankvideo.workflow.scripts import run_script
 
 
 def main(sm) -> None:

@@ -20,10 +20,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from rankvideo.demo.topics import COLOURS, GENERIC_DESCRIPTIONS, GENERIC_SPEECH, GENERIC_TITLES, TOPICS, Topic
-from rankvideo.formats.qrels import write_qrels
-from rankvideo.formats.queries import write_queries
-from rankvideo.formats.video_sheet import VideoRecord, write_video_sheet
-from rankvideo.fsutil import atomic_write
+from rankvideo.files.atomic import atomic_write
+from rankvideo.files.qrels import write_qrels
+from rankvideo.files.queries import write_queries
+from rankvideo.files.video_sheet import VideoRecord, write_video_sheet
 
 WIDTH, HEIGHT, FPS = 320, 180, 10
 TOOLS = ("ffmpeg", "espeak-ng")

@@ -27,7 +27,7 @@ from typing import Any
 
 from rankvideo.demo.corpus import VideoSpec, check_tools, encode_video, visual_params
 from rankvideo.demo.topics import TOPICS, Topic
-from rankvideo.fsutil import atomic_write_text
+from rankvideo.files.atomic import atomic_write_text
 
 EVENTS: tuple[Topic, ...] = (
     *(t for t in TOPICS if t.modality == "visual"),
@@ -47,6 +47,7 @@ PICTURES = {"bounce": "A {colour} circle bounces.", "slide": "A {colour} square 
 TRAIN_PHRASINGS = 2  # the third phrasing of every event is the held-out test query
 CUTOFFS = (5, 10)  # 4 relevant videos per query in a pool of 40
 EVENT_RADIUS = (40.0, 50.0)  # pixels at 320x180: the event covers several merged patches, not one
+from rankvideo.train.settings import Stage2Settings, StageSettings
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def held_out_set(videos: Sequence[CheckVideo]) -> tuple[dict[str, str], dict[str
 
 def rerank_run(model: str | Path, queries: Mapping[str, str], pool: Sequence[CheckVideo], video: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """Every held-out query against every test video, scored by VLMReranker as inference scores them."""
-    from rankvideo.reranker import VLMReranker
+    from rankvideo.rerank.reranker import VLMReranker
 
     reranker = VLMReranker(str(model), fps=video["fps"], max_frames=video["max_frames_stage2"], min_pixels=video["min_pixels"],
                            max_pixels=video["max_pixels"])
@@ -170,7 +171,7 @@ def picture_word(spec: VideoSpec) -> str:
 def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mapping[str, Any]) -> dict[str, str]:
     """Each unseen video's caption by `model`, as the demo's captioner writes it (Figure 11 prompt): Stage 1's own test."""
     from rankvideo.extract.captions import load_captioner
-    from rankvideo.video import configured_video
+    from rankvideo.files.video import configured_video
 
     captioner = load_captioner(str(model), "transformers", configured_video(video, 1), max_new_tokens=24)
     return {v.spec.video_id: captioner.caption(v.path) for v in pool}
@@ -194,7 +195,7 @@ def pair_auc(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping
 
 def ranking_metrics(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """(mean metrics, per-query metrics): nDCG and recall at CUTOFFS, and AUC over the whole pool."""
-    from rankvideo.evaluation import evaluate_run
+    from rankvideo.evaluate.metrics import evaluate_run
 
     means, per_query, _ = evaluate_run(run, qrels, list(qrels), CUTOFFS)
     return {**means, "AUC": pair_auc(run, qrels)}, per_query
@@ -212,21 +213,23 @@ def random_order_metrics(qrels: Mapping[str, Mapping[str, int]], pool: Sequence[
     return total
 
 
-def train_settings(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def train_settings(config: Mapping[str, Any]) -> tuple[StageSettings, Stage2Settings]:
     """The configured Stage 1 and Stage 2 job settings; Stage 2 without its teacher term (no teacher here)."""
-    from rankvideo.config import stage1_settings, stage2_settings
+    from rankvideo.workflow.config import stage1_settings, stage2_settings
 
     return stage1_settings(config), stage2_settings(config, [t for t in config["train"]["stage2"]["losses"] if t != "teacher"])
 
 
 def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config: Mapping[str, Any], ablate_stage1: bool) -> dict[str, Path]:
     """Stage 1 then Stage 2 (and, with ablate_stage1, Stage 2 straight from the base), each resumable from its checkpoints."""
-    from rankvideo.extract.records import write_jsonl
-    from rankvideo.formats.training import read_stage1_rows, read_stage2_rows
-    from rankvideo.losses import loss_config
-    from rankvideo.stage2 import train_stage2
-    from rankvideo.train import checkpoint_key, settings_for, train_stage1, write_history
-    from rankvideo.workflow import code_version
+    from rankvideo.files.jsonl import write_jsonl
+    from rankvideo.files.training_rows import read_stage1_rows, read_stage2_rows
+    from rankvideo.files.video import configured_video
+    from rankvideo.train.history import write_history
+    from rankvideo.train.job import train_job
+    from rankvideo.train.stage1 import train_stage1
+    from rankvideo.train.stage2 import train_stage2
+    from rankvideo.workflow.scripts import code_version
 
     s1, s2 = train_settings(config)
     data1, data2 = out_dir / "stage1.jsonl", out_dir / "stage2.jsonl"
@@ -238,14 +241,9 @@ def train_models(out_dir: Path, base: str, videos: Sequence[CheckVideo], config:
         models["RV-2 without Stage 1"] = out_dir / "models" / "rv2-no-stage1"
         jobs.append(("RV-2 without Stage 1", 2, base, data2))
     for name, stage, start, data in jobs:
-        settings = s1 if stage == 1 else s2
-        trainer, video = settings_for(stage, settings, config["video"])
-        key = checkpoint_key(data, settings, config["video"], code_version(f"train_stage{stage}"), start)[1]
-        rows, checkpoints = (read_stage1_rows if stage == 1 else read_stage2_rows)(data), out_dir / "checkpoints" / key
-        if stage == 1:
-            history = train_stage1(start, rows, models[name], checkpoints, trainer, video)
-        else:
-            history = train_stage2(start, rows, models[name], checkpoints, trainer, video, loss_config(settings), settings["negatives"])
+        settings, video = (s1 if stage == 1 else s2), configured_video(config["video"], stage)
+        train, rows = (train_stage1, read_stage1_rows(data)) if stage == 1 else (train_stage2, read_stage2_rows(data))
+        history = train_job(train, rows, data, start, models[name], out_dir / "checkpoints", settings, video, code_version(f"train_stage{stage}"))
         stem = models[name].name
         write_history(history, out_dir / f"{stem}_log.jsonl", out_dir / f"{stem}_loss.png", f"Curriculum check: {name} training loss")
     return models
@@ -271,7 +269,7 @@ def summary_markdown(systems: Mapping[str, Mapping[str, float]], queries: int, p
 def run_check(out_dir: str | Path, base: str | Path, config: Mapping[str, Any], seed: int = 13, ablate_stage1: bool = True,
               plan: Plan = Plan()) -> dict[str, Any]:
     """Generate the videos, train, score the held-out queries with each model; writes curriculum.{json,md} under out_dir."""
-    from rankvideo.latency import device_name
+    from rankvideo.analysis.latency import device_name
 
     out_dir = Path(out_dir)
     videos = plan_videos(out_dir, seed, plan)
@@ -294,8 +292,8 @@ def run_check(out_dir: str | Path, base: str | Path, config: Mapping[str, Any], 
 
 def check(args: argparse.Namespace) -> int:
     from rankvideo.cli import UsageError
-    from rankvideo.config import load_config
-    from rankvideo.tiny import build_tiny_qwen3vl
+    from rankvideo.demo.tiny import build_tiny_qwen3vl
+    from rankvideo.workflow.config import load_config
 
     out, config = Path(args.out), load_config(*args.config)
     base = Path(args.base) if args.base else out / "models" / "tiny-qwen3vl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rankvideo.prompts import render_caption
+from rankvideo.models.prompts import render_caption
 
 THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
 
@@ -30,9 +30,9 @@ class VlmCaptioner:
 def load_captioner(model: str, backend: str, video, max_new_tokens: int = 128) -> VlmCaptioner:
     """A captioner on the transformers or vLLM backend; `video` is a VideoSettings."""
     if backend == "vllm":
-        from rankvideo.backends.vllm_backend import VLLMBackend
+        from rankvideo.models.vllm_backend import VLLMBackend
 
         return VlmCaptioner(VLLMBackend(model, "paper", video), max_new_tokens)
-    from rankvideo.backends.transformers_backend import TransformersBackend
+    from rankvideo.models.transformers_backend import TransformersBackend
 
     return VlmCaptioner(TransformersBackend(model, "paper", video), max_new_tokens)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rankvideo.video import decode_sampled
+from rankvideo.files.video import decode_sampled
 
 
 def dedupe_lines(texts: Iterable[str]) -> list[str]:

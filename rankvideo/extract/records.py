@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from rankvideo.formats.errors import iter_json_lines
-from rankvideo.fsutil import atomic_write
-from rankvideo.manifest import Skip
+from rankvideo.files.skips import Skip, Why
 
 log = logging.getLogger(__name__)
-
-
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    with atomic_write(path) as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    return [row for _, row in iter_json_lines(path)]
 
 
 def merge_modalities(videos: Iterable[Any], modalities: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
@@ -60,6 +46,6 @@ def extract_each(videos: Sequence[Any], modality: str, model: str, read: Callabl
             log.exception("%s failed on %s", modality, video.video_id)
             row = {"video_id": video.video_id, "model": model, "text": "", "error": f"{type(err).__name__}: {err}"}
         if row["error"]:
-            skips.append(Skip(video.video_id, modality, row["error"]))
+            skips.append(Skip(video.video_id, modality, Why.EXTRACTION_FAILED, row["error"]))
         rows.append(row)
     return rows, skips

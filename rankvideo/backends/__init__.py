@@ -1,1 +1,0 @@
-"""Scoring backends behind VLMReranker: transformers (CPU/GPU, shared video encoding) and vLLM (cluster)."""

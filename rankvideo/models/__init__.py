@@ -1,0 +1,1 @@
+"""The models every step shares: prompts, the transformers and vLLM backends, text LLMs, the model card that says how to score a model."""

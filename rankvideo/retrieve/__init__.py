@@ -1,0 +1,1 @@
+"""First-stage retrieval (rules/retrieve.smk): dense retrieval over video text, or a precomputed run read as it is."""

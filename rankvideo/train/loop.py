@@ -1,0 +1,170 @@
+"""The training loop both stages share (paper §4): resumable, preemptible, one or several processes.
+
+A restarted job resumes from the last complete checkpoint (rankvideo.train.checkpoints) and ends with the
+weights of an uninterrupted run; SIGTERM (Slurm preemption, time limit) saves a checkpoint at the step
+boundary. Several processes (one per GPU) split each step's batch and sum their gradients.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rankvideo.files.errors import ConfigError
+from rankvideo.models.transformers_backend import TransformersBackend
+from rankvideo.train.checkpoints import complete_checkpoints, load_checkpoint, save_checkpoint
+from rankvideo.train.model import save_trained
+from rankvideo.train.settings import StageSettings
+
+log = logging.getLogger(__name__)
+OPTIMIZERS = ("adamw",)  # paper Table 6: AdamW (train.*.optimizer)
+
+
+def make_optimizer(params: Sequence[Any], settings: StageSettings) -> Any:
+    """The optimizer train.*.optimizer names, at train.*.lr."""
+    if settings.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train optimizer {settings.optimizer!r}: expected one of {OPTIMIZERS}")
+    return {"adamw": torch.optim.AdamW}[settings.optimizer](params, lr=settings.lr)
+
+
+def make_schedule(optimizer, settings: StageSettings, total_steps: int):
+    from transformers import get_scheduler
+
+    return get_scheduler(settings.scheduler, optimizer, num_warmup_steps=math.ceil(settings.warmup_ratio * total_steps),
+                         num_training_steps=total_steps)
+
+
+class Preempted(RuntimeError):
+    """SIGTERM (Slurm preemption or time limit) arrived; a checkpoint was saved at the step boundary."""
+
+
+def process_group() -> tuple[int, int]:
+    """(rank, world size). Several processes (one per GPU, started by `launch` or torchrun) join one group
+    and split each step's batch; a single process trains alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def sync_step(params: Sequence[torch.Tensor], sums: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
+    """Sum the processes' gradients (each already divided by the global batch), their logged losses and
+    their stop flags, so every process takes the same optimizer step and stops at the same step."""
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (sums, stop))
+    total: dict[str, float] = {}
+    for part, _ in gathered:
+        for name, value in part.items():
+            total[name] = total.get(name, 0.0) + value
+    return total, any(flag for _, flag in gathered)
+
+
+def launch(fn: Callable[..., Any], processes: int, *args: Any) -> Any:
+    """Run `fn(*args)` in `processes` processes on this node (torchrun's standalone mode) and return
+    rank 0's result; one process runs it in place."""
+    if processes <= 1:
+        return fn(*args)
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=processes, run_id=f"rankvideo-{os.getpid()}", rdzv_backend="c10d",
+                          rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=1, start_method="spawn")
+    return elastic_launch(config, fn)(*args)[0]
+
+
+def processes_for(setting: int | str) -> int:
+    """`auto`: one process per GPU the job sees, one on a CPU-only node."""
+    return max(1, torch.cuda.device_count()) if setting == "auto" else int(setting)
+
+
+def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_step: int,
+             loss_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]], settings: StageSettings, ckpt_root: Path) -> list[dict[str, Any]]:
+    """Optimise `loss_fn` over epochs of items, resuming from the newest complete checkpoint.
+
+    `items_per_step` is the global batch: with several processes each takes every world-th item of it,
+    rank 0 alone writes checkpoints, and the others wait for it.
+    """
+    rank, world = process_group()
+    steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
+    total = steps_per_epoch * settings.epochs
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, settings)
+    scheduler = make_schedule(optimizer, settings, total)
+    state: dict[str, Any] = {"step": 0, "log": []}
+    existing = complete_checkpoints(ckpt_root)
+    if existing:
+        state = load_checkpoint(existing[-1], model, optimizer, scheduler)
+        log.info("resuming from %s (step %d of %d)", existing[-1], state["step"], total)
+    else:
+        torch.manual_seed(settings.seed)
+    stop = {"flag": False}
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    try:
+        from tqdm import tqdm
+
+        with tqdm(total=total, initial=state["step"], desc="train", unit="step", disable=rank != 0) as bar:
+            while state["step"] < total:
+                epoch, index = divmod(state["step"], steps_per_epoch)
+                batch = items_for_epoch(epoch)[index * items_per_step:(index + 1) * items_per_step]
+                model.train()
+                optimizer.zero_grad(set_to_none=True)
+                sums: dict[str, float] = {}
+                for item in batch[rank::world]:
+                    loss, parts = loss_fn(item)
+                    (loss / len(batch)).backward()
+                    for name, value in {"loss": float(loss.detach()), **parts}.items():
+                        sums[name] = sums.get(name, 0.0) + value / len(batch)
+                if world > 1:
+                    sums, stop["flag"] = sync_step(params, sums, stop["flag"])
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                state["log"].append({"step": state["step"], "epoch": epoch, "lr": scheduler.get_last_lr()[0], **sums})
+                bar.update(1)
+                bar.set_postfix(loss=f"{sums['loss']:.4f}")
+                if state["step"] % settings.checkpoint_every == 0 or state["step"] == total or stop["flag"]:
+                    if rank == 0:
+                        save_checkpoint(ckpt_root, state["step"], model, optimizer, scheduler, state)
+                    if world > 1:
+                        torch.distributed.barrier()
+                if stop["flag"] and state["step"] < total:
+                    raise Preempted(f"stopped by SIGTERM at step {state['step']} of {total}; rerun to resume")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    model.eval()
+    return state["log"]
+
+
+
+def train_and_save(backend: TransformersBackend, stage: int, model_path: str, for_epoch: Callable[[int], Sequence[Any]], per_step: int,
+                   loss_fn: Callable, settings: StageSettings, ckpt_root: str | Path, out_dir: str | Path,
+                   provenance: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The loop both stages share, then the model saved by rank 0 with the record of how it was trained."""
+    if not for_epoch(0):
+        raise ValueError(f"stage {stage}: no training examples")
+    history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
+    if process_group()[0] == 0:
+        save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
+    return history
+
+
+

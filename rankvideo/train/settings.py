@@ -1,0 +1,120 @@
+"""The `train` block of config.yaml as typed settings, one field per key, read by name where it is used.
+
+Defaults live in config.yaml alone: every field is required. A Stage 2 job holds the settings of its own loss
+terms only (`LossSettings`: None for a term it leaves out), so a changed `lambda_teacher` retrains the variants
+that use the teacher term and leaves the others alone (paper Table 7's ablations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rankvideo.files.errors import ConfigError
+
+
+def _pick(cls: type, block: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of `block` that are fields of the dataclass `cls`."""
+    return {f.name: block[f.name] for f in fields(cls) if f.name in block}
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """train.lora: adapters on the language model's attention projections, merged into the weights on save."""
+
+    enabled: bool
+    r: int
+    alpha: float
+    dropout: float
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """train.stage1 / train.stage2's optimisation keys and the train.* keys both stages share."""
+
+    lr: float
+    scheduler: str
+    warmup_ratio: float
+    optimizer: str
+    batch_size: int
+    epochs: int
+    checkpoint_every: int
+    seed: int
+    processes: int | str
+    lora: LoraSettings
+
+    @classmethod
+    def from_config(cls, train: Mapping[str, Any], stage: str) -> StageSettings:
+        """`train` is config.yaml's train block; `stage` is "stage1" or "stage2"."""
+        shared = {**_pick(cls, train), "lora": LoraSettings(**train["lora"])}
+        return cls(**_pick(cls, train[stage]), **shared)
+
+
+@dataclass(frozen=True)
+class PairLoss:
+    """Paper eq. 3: -log softmax(s / tau_pair)[positive]."""
+
+    tau_pair: float
+
+
+@dataclass(frozen=True)
+class PointLoss:
+    """Paper eqs. 5-6: BCE(s / tau_point) against 1 / soft_negative_target, weights 1 / negative_weight, times lambda_pt."""
+
+    lambda_pt: float
+    tau_point: float
+    soft_negative_target: float
+    negative_weight: float
+
+
+@dataclass(frozen=True)
+class TeacherLoss:
+    """Paper eq. 4: BCE(s / tau_teacher, teacher p_yes), times lambda_teacher."""
+
+    lambda_teacher: float
+    tau_teacher: float
+
+
+LOSS_TERMS = {"pair": PairLoss, "point": PointLoss, "teacher": TeacherLoss}  # train.stage2.losses names -> their settings
+LOSS_LABELS = {"pair": "P", "point": "PT", "teacher": "T"}  # paper App. B Table 7's names of the loss terms
+
+
+def loss_label(terms: Sequence[str]) -> str:
+    """A loss subset as paper Table 7 names it, in one order whatever the config's: [point, pair] -> "P+PT"."""
+    return "+".join(label for term, label in LOSS_LABELS.items() if term in terms)
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The loss terms of one Stage 2 job (paper eq. 7), each with its settings; None: the term is off."""
+
+    pair: PairLoss | None
+    point: PointLoss | None
+    teacher: TeacherLoss | None
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(name for name in LOSS_TERMS if getattr(self, name) is not None)
+
+    @classmethod
+    def from_config(cls, stage2: Mapping[str, Any], terms: Sequence[str]) -> LossSettings:
+        """train.stage2's loss keys for the terms `terms` (train.stage2.losses, or one subset of evaluation.loss_ablation)."""
+        unknown = sorted(set(terms) - set(LOSS_TERMS))
+        if unknown:
+            raise ConfigError(f"train.stage2.losses: unknown loss terms {unknown}; expected some of {list(LOSS_TERMS)}")
+        return cls(**{name: kind(**_pick(kind, stage2)) if name in terms else None for name, kind in LOSS_TERMS.items()})
+
+
+@dataclass(frozen=True)
+class Stage2Settings:
+    """One Stage 2 job: its optimisation, K negatives per query group (paper §4.2 footnote 2) and its losses."""
+
+    stage: StageSettings
+    negatives: int
+    losses: LossSettings
+
+    @classmethod
+    def from_config(cls, train: Mapping[str, Any], terms: Sequence[str]) -> Stage2Settings:
+        return cls(StageSettings.from_config(train, "stage2"), train["stage2"]["negatives"],
+                   LossSettings.from_config(train["stage2"], terms))
