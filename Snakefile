@@ -12,7 +12,7 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
-include: "rules/workflow.smk"
+include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/extract.smk"
 include: "rules/synthesize.smk"
@@ -22,6 +22,7 @@ include: "rules/train.smk"
 include: "rules/rerank.smk"
 include: "rules/evaluate.smk"
 include: "rules/analysis.smk"
+include: "rules/workflow.smk"
 
 
 # Cheap merges and bookkeeping run on the submitting host, not as cluster jobs.

@@ -56,7 +56,7 @@ rule latency:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
         backend=config["rerank"]["backend"],
         batch_size=config["rerank"]["batch_size"],
-        video=configured_video(config["video"], 2),
+        video=record(configured_video(config["video"], 2)),
         pairs=config["evaluation"]["latency_pairs"],
         seed=config["evaluation"]["latency_seed"],
         code=code_version("latency"),

@@ -66,7 +66,7 @@ rule extract_captions:
         model=model_path(config["models"]["captioner"]),
         backend=config["extract"]["caption_backend"],
         max_tokens=config["extract"]["caption_max_tokens"],
-        video=configured_video(config["video"], 1),
+        video=record(configured_video(config["video"], 1)),
         code=code_version("extract_captions"),
     threads: 2
     resources:

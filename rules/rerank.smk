@@ -49,7 +49,7 @@ rule rerank_shard:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
         backend=config["rerank"]["backend"],
         batch_size=config["rerank"]["batch_size"],
-        video=configured_video(config["video"], 2),
+        video=record(configured_video(config["video"], 2)),
         n_shards=len(SHARDS),
         work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",
         code=code_version("rerank_shard"),

@@ -18,8 +18,8 @@ rule train_stage1:
         "benchmarks/train_stage1/train_stage1.tsv"
     params:
         base=model_path(config["models"]["base"]),
-        settings=stage1_settings(config),
-        video=configured_video(config["video"], 1),
+        settings=record(stage1_settings(config)),
+        video=record(configured_video(config["video"], 1)),
         checkpoints="results/train/checkpoints/stage1",
         code=code_version("train_stage1"),
     threads: 2
@@ -48,7 +48,7 @@ rule train_stage2:
     params:
         base=lambda wildcards, input: input.model,
         settings=stage2_job_settings,
-        video=configured_video(config["video"], 2),
+        video=record(configured_video(config["video"], 2)),
         checkpoints=lambda wildcards: f"results/train/checkpoints/{wildcards.stage2}",
         code=code_version("train_stage2"),
     threads: 2

@@ -142,3 +142,14 @@ def test_reranker_kinds_and_the_ablation_are_checked(config, mutate, expected):
     with pytest.raises(ConfigError) as info:
         validate_config(bad)
     assert expected in str(info.value)
+
+
+def test_settings_travel_to_a_rule_as_plain_data_and_come_back(config):
+    """Snakemake compares params by repr and skips objects it cannot represent: settings travel as dicts."""
+    from rankvideo.train.settings import Stage2Settings, StageSettings, from_record, record
+    from rankvideo.workflow.config import stage1_settings, stage2_settings
+
+    pair_only, full = stage2_settings(config, ["pair"]), stage2_settings(config, ["pair", "point", "teacher"])
+    assert isinstance(record(pair_only), dict) and "lambda_teacher" not in repr(record(pair_only))
+    assert from_record(Stage2Settings, record(pair_only)) == pair_only and from_record(Stage2Settings, record(full)) == full
+    assert from_record(StageSettings, record(stage1_settings(config))) == stage1_settings(config)

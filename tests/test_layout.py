@@ -57,7 +57,9 @@ def test_nothing_outside_demo_imports_demo():
 
 
 def test_every_rule_file_has_its_subpackage():
-    rule_files = sorted(p.stem for p in (REPO / "rules").glob("*.smk"))
+    """rules/common.smk holds helpers and no rule (Snakemake's lint asks rules and functions apart); rules/workflow.smk
+    holds the workflow's own rule, and rankvideo/workflow both."""
+    rule_files = sorted(p.stem for p in (REPO / "rules").glob("*.smk") if re.search(r"^(rule|checkpoint) ", p.read_text(), re.MULTILINE))
     missing = [name for name in rule_files if not (PACKAGE / name / "__init__.py").is_file()]
     assert rule_files and missing == []
 

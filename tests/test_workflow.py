@@ -190,7 +190,7 @@ def test_synthesis_lineage_writes_training_sets_and_funnel(demo_run):
     text = next(r for r in records if r["video_id"] == "v013")  # on-screen "BRIDGE CLOSED FOR REPAIRS"
     assert "BRIDGE CLOSED FOR REPAIRS" in text["ocr"]
     skipped = (demo_run / "results/skipped.tsv").read_text()
-    assert "v049\tasr\tno audio stream" in skipped and "\tfilter\t" in skipped
+    assert "v049\tasr\textraction_failed\tno audio stream" in skipped and "\tfilter\t" in skipped
 
 
 @pytest.mark.slow

@@ -2,9 +2,9 @@
 
 import json
 import logging
-from dataclasses import asdict
 
 from rankvideo.files.atomic import atomic_write_text
+from rankvideo.files.video import VideoSettings
 from rankvideo.rerank.assemble import configured_reranker, reranker_evidence
 from rankvideo.rerank.work import model_fingerprint, rerank_videos, shard_work
 from rankvideo.workflow.scripts import run_script
@@ -15,9 +15,9 @@ def main(sm) -> None:
     queries, mine = shard_work(sm.input.candidates, sm.input.queries, sm.wildcards.shard, p.n_shards)
     results = {}
     if mine:
-        reranker = configured_reranker(p.spec, p.backend, p.video, p.batch_size)
+        reranker = configured_reranker(p.spec, p.backend, VideoSettings(**p.video), p.batch_size)
         evidence, missing = reranker_evidence(p.spec, [sm.input.evidence], list(mine))
-        settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": asdict(p.video), "code": p.code}
+        settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": dict(p.video), "code": p.code}
         results = rerank_videos(reranker, mine, queries, evidence, p.work_dir, settings, missing)
     logging.info("shard %s: %d videos", sm.wildcards.shard, len(results))
     atomic_write_text(sm.output[0], json.dumps(results) + "\n")

@@ -7,11 +7,31 @@ that use the teacher term and leaves the others alone (paper Table 7's ablations
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
 from rankvideo.files.errors import ConfigError
+
+
+def record(settings: Any) -> dict[str, Any]:
+    """Settings as plain data for a rule's params: Snakemake compares params by repr and skips any other object, so a
+    changed setting reruns its jobs only when it travels as a dict. The script rebuilds the settings with from_record."""
+    return asdict(settings)
+
+
+def from_record(cls: type, data: Mapping[str, Any]) -> Any:
+    """The settings `record` wrote, rebuilt as `cls`, nested settings (and None for a term that is off) included."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        kinds = [k for k in typing.get_args(hints[f.name]) if k is not type(None)] if isinstance(hints[f.name], types.UnionType) else [hints[f.name]]
+        nested = next((k for k in kinds if is_dataclass(k)), None)
+        value = data[f.name]
+        values[f.name] = from_record(nested, value) if nested is not None and value is not None else value
+    return cls(**values)
 
 
 def _pick(cls: type, block: Mapping[str, Any]) -> dict[str, Any]:
