@@ -7,6 +7,7 @@ boundary. Several processes (one per GPU) split each step's batch and sum their 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -32,6 +33,17 @@ def make_optimizer(params: Sequence[Any], settings: StageSettings) -> Any:
     if settings.optimizer not in OPTIMIZERS:
         raise ConfigError(f"train optimizer {settings.optimizer!r}: expected one of {OPTIMIZERS}")
     return {"adamw": torch.optim.AdamW}[settings.optimizer](params, lr=settings.lr)
+
+
+def compute_precision(settings: StageSettings, device: torch.device) -> contextlib.AbstractContextManager:
+    """The forward's precision: bf16 autocast over fp32 weights (train.compute_dtype: bfloat16), or plain fp32.
+
+    Weights, gradients, their reduction across processes and the optimizer state stay fp32 either way, so an update
+    far below a bf16 ulp (AdamW at lr 1e-5 moves a weight ~1e-5) is kept, not rounded away.
+    """
+    if settings.compute_dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=getattr(torch, settings.compute_dtype))
 
 
 def make_schedule(optimizer, settings: StageSettings, total_steps: int):
@@ -106,6 +118,7 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
     steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
     total = steps_per_epoch * settings.epochs
     params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device
     optimizer = make_optimizer(params, settings)
     scheduler = make_schedule(optimizer, settings, total)
     state: dict[str, Any] = {"step": 0, "log": []}
@@ -128,7 +141,8 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
                 optimizer.zero_grad(set_to_none=True)
                 sums: dict[str, float] = {}
                 for item in batch[rank::world]:
-                    loss, parts = loss_fn(item)
+                    with compute_precision(settings, device):
+                        loss, parts = loss_fn(item)
                     (loss / len(batch)).backward()
                     for name, value in {"loss": float(loss.detach()), **parts}.items():
                         sums[name] = sums.get(name, 0.0) + value / len(batch)

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from rankvideo.files.video import VideoSettings
 from rankvideo.models.model_card import write_model_card
 from rankvideo.models.transformers_backend import TransformersBackend
@@ -16,7 +18,7 @@ from rankvideo.train.settings import StageSettings
 
 def load_backend(model_path: str, video: VideoSettings, settings: StageSettings) -> TransformersBackend:
     """The inference backend in `paper` format, its model ready for training (LoRA when configured)."""
-    backend = TransformersBackend(model_path, "paper", video)
+    backend = TransformersBackend(model_path, "paper", video, dtype=torch.float32)  # master weights: fp32 (compute: autocast)
     lora = settings.lora
     if lora.enabled:
         from peft import LoraConfig, get_peft_model
