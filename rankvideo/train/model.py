@@ -15,6 +15,8 @@ from rankvideo.models.model_card import write_model_card
 from rankvideo.models.transformers_backend import TransformersBackend
 from rankvideo.train.settings import StageSettings
 
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")  # the language model's attention projections
+
 
 def load_backend(model_path: str, video: VideoSettings, settings: StageSettings) -> TransformersBackend:
     """The inference backend in `paper` format, its model ready for training (LoRA when configured)."""
@@ -24,7 +26,7 @@ def load_backend(model_path: str, video: VideoSettings, settings: StageSettings)
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+                            target_modules=list(LORA_TARGETS))
         backend.model.requires_grad_(False)  # only the adapters train: vision tower and lm_head stay as they are
         backend.model.model.language_model = get_peft_model(backend.model.model.language_model, config)
     if backend.device.startswith("cuda"):

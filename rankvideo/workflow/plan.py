@@ -1,0 +1,48 @@
+"""`python -m rankvideo.workflow.plan`: the memory plan of the configured training, per GPU, for each strategy.
+
+Reads the config as the workflow does (config.yaml, then any overlays), finds the base model's config.json (its folder,
+the hub cache, or the copy shipped in rankvideo/train/configs) and prints rankvideo.train.memory's table for Stage 1 and
+Stage 2 at the job's GPU count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rankvideo.cli import run_cli
+from rankvideo.files.video import configured_video
+from rankvideo.train.memory import count_model, find_config, fitting, plan, plan_markdown
+from rankvideo.workflow.config import load_config
+
+TRAIN_GPUS = 8  # rules/train.smk: gpu=8 (paper §5: 8x A100-80GB)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rankvideo.workflow.plan", description=__doc__.splitlines()[0])
+    p.add_argument("--config", nargs="+", default=["config.yaml"], help="config.yaml, then overlays (as --configfile)")
+    p.add_argument("--gpus", type=int, default=TRAIN_GPUS, help=f"GPUs of the training job (default {TRAIN_GPUS}, as rules/train.smk)")
+    return p
+
+
+def show_plan(args: argparse.Namespace) -> int:
+    config = load_config(*args.config)
+    train, base = config["train"], config["models"]["base"]
+    limit = train["gpu_memory_gb"]
+    count = count_model(find_config(base))
+    print(f"{base}: {count.params / 1e9:.3f}B parameters ({', '.join(f'{d} {n / 1e9:.3f}B' for d, n in count.by_dtype.items())}); "
+          f"LoRA r={train['lora']['r']} adds {count.lora_params * train['lora']['r'] / 1e6:.1f}M")
+    for stage, candidates in ((1, 1), (2, 1 + train["stage2"]["negatives"])):
+        rows = plan(count, configured_video(config["video"], stage), args.gpus, train["lora"]["r"], candidates)
+        print(plan_markdown(rows, limit, f"Stage {stage}, {args.gpus} GPUs, {candidates} candidate(s) per step held at once:"))
+        print(f"fits in train.gpu_memory_gb = {limit:g}: {', '.join(fitting(rows, limit)) or 'none'}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(show_plan, _parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
