@@ -104,24 +104,29 @@ def test_lora_stage1_merges_into_plain_weights(tiny_model, demo_corpus, tmp_path
 
 
 @pytest.mark.slow
-def test_two_processes_train_the_weights_one_process_does(spread_model, demo_corpus, tmp_path):
-    """Data parallel as on a multi-GPU node (gloo on CPU here): each process takes half of every step's
-    groups, gradients are summed, rank 0 alone writes; the weights match one process's."""
+@pytest.mark.parametrize("strategy, groups_per_step", [("ddp", 2), ("fsdp", 3)])
+def test_two_processes_train_the_weights_one_process_does(strategy, groups_per_step, spread_model, demo_corpus, tmp_path):
+    """Data parallel as on a multi-GPU node (gloo on CPU here): each process takes its share of every step's groups,
+    gradients are summed (ddp: all-reduced replicas; fsdp: reduce-scattered shards), rank 0 alone writes; the weights
+    match one process's. Three groups per step over two processes leave one process a group short: under fsdp it
+    repeats one at weight 0 so both run the same collectives."""
     from dataclasses import replace
 
     from rankvideo.train.loop import launch
 
-    settings = replace(SETTINGS, stage=replace(SETTINGS.stage, batch_size=6, epochs=2))  # two query groups per step: one per process
+    stage = replace(SETTINGS.stage, batch_size=3 * groups_per_step, epochs=2, strategy=strategy)
+    settings = replace(SETTINGS, stage=stage)
     args = (str(spread_model), stage2_rows(demo_corpus))
     one = launch(train_stage2, 1, *args, tmp_path / "one", tmp_path / "ckpt1", settings, VIDEO)
     two = launch(train_stage2, 2, *args, tmp_path / "two", tmp_path / "ckpt2", settings, VIDEO)
-    assert [r["step"] for r in two] == [1, 2, 3, 4]
+    steps = 2 * -(-len(GROUPS) // groups_per_step)
+    assert [r["step"] for r in two] == list(range(1, steps + 1))
     for a, b in zip(one, two):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)  # the logged loss is the global batch's
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
-    assert sorted(p.name for p in (tmp_path / "ckpt2").iterdir()) == ["step-2", "step-4"]  # one writer, no partials
+    assert sorted(p.name for p in (tmp_path / "ckpt2").iterdir()) == [f"step-{steps - 2}", f"step-{steps}"]  # one writer, no partials
 
 
 def test_a_retrained_starting_model_gets_fresh_checkpoints(tmp_path):

@@ -28,15 +28,30 @@ def complete_checkpoints(root: Path) -> list[Path]:
     return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
-def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, state: Mapping[str, Any], keep: int = 2) -> Path:
+# Full states keyed by parameter name, on the CPU: the same files whether the weights are whole on every process or
+# sharded (fsdp). Gathering them is a collective when sharded: every process calls these, rank 0 writes.
+def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def full_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    return get_optimizer_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def save_checkpoint(root: Path, step: int, model_state: Mapping[str, torch.Tensor], optimizer_state: Mapping[str, Any], scheduler,
+                    state: Mapping[str, Any], keep: int = 2) -> Path:
     """Write into a temp folder, mark it complete, then rename it into place; old checkpoints pruned."""
     final, tmp = root / f"step-{step}", root / f".step-{step}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     from safetensors.torch import save_file
 
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+    save_file({k: v.detach().contiguous().cpu() for k, v in model_state.items()}, tmp / "model.safetensors")
+    torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}, tmp / "trainer.pt")
     (tmp / "state.json").write_text(json.dumps(state))
     (tmp / COMPLETE).write_text("ok\n")
@@ -48,11 +63,14 @@ def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, state: M
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    """Every process reads the full states and keeps its part of them (all of it, or its shard under fsdp)."""
     from safetensors.torch import load_file
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
 
-    model.load_state_dict(load_file(path / "model.safetensors"))
+    options = StateDictOptions(full_state_dict=True)
     trainer = torch.load(path / "trainer.pt", weights_only=True)  # tensors, numbers and RNG tuples: no code runs on load
-    optimizer.load_state_dict(trainer["optimizer"])
+    set_model_state_dict(model, load_file(path / "model.safetensors"), options=options)
+    set_optimizer_state_dict(model, optimizer, trainer["optimizer"], options=options)
     scheduler.load_state_dict(trainer["scheduler"])
     torch.set_rng_state(trainer["rng"]["torch"])
     random.setstate(trainer["rng"]["python"])

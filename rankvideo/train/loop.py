@@ -20,7 +20,7 @@ import torch
 
 from rankvideo.files.errors import ConfigError
 from rankvideo.models.transformers_backend import TransformersBackend
-from rankvideo.train.checkpoints import complete_checkpoints, load_checkpoint, save_checkpoint
+from rankvideo.train.checkpoints import complete_checkpoints, full_model_state, full_optimizer_state, load_checkpoint, save_checkpoint
 from rankvideo.train.model import save_trained
 from rankvideo.train.settings import StageSettings
 
@@ -72,12 +72,33 @@ def process_group() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
-def sync_step(params: Sequence[torch.Tensor], sums: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
-    """Sum the processes' gradients (each already divided by the global batch), their logged losses and
-    their stop flags, so every process takes the same optimizer step and stops at the same step."""
+def shard(model: torch.nn.Module, settings: StageSettings) -> None:
+    """train.strategy fsdp: FSDP2 over every decoder layer and vision block (the model's `_no_split_modules`), then the
+    whole model, so each process holds 1/world of the weights, gradients and AdamW state. Gradients are summed across
+    processes (each process's loss is already divided by the global batch), in fp32 like the weights."""
+    from torch.distributed.fsdp import FSDPModule, fully_shard
+
+    if settings.lora.enabled:
+        raise ConfigError("train.strategy fsdp with train.lora.enabled: LoRA's frozen base needs no sharding "
+                          "(see python -m rankvideo.workflow.plan); set train.strategy: ddp for LoRA")
+    blocks = set(getattr(model, "_no_split_modules", None) or ())
+    for module in [m for m in model.modules() if type(m).__name__ in blocks]:
+        fully_shard(module)
+    fully_shard(model)
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.set_gradient_divide_factor(1.0)
+            module.set_force_sum_reduction_for_comms(True)  # a plain SUM: gloo (CPU) has no pre-multiplied sum
+
+
+def sync_step(params: Sequence[torch.Tensor], sums: dict[str, float], stop: bool, sharded: bool) -> tuple[dict[str, float], bool]:
+    """Sum the processes' gradients (each already divided by the global batch; under fsdp FSDP2 has reduced them),
+    their logged losses and their stop flags, so every process takes the same optimizer step and stops at the same step."""
     import torch.distributed as dist
 
     for p in params:
+        if sharded:
+            break
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad)
@@ -107,6 +128,15 @@ def processes_for(setting: int | str) -> int:
     return max(1, torch.cuda.device_count()) if setting == "auto" else int(setting)
 
 
+def rank_items(batch: Sequence[Any], rank: int, world: int, sharded: bool) -> list[tuple[Any, float]]:
+    """This process's share of a step's items, each with its weight in the loss. Under fsdp every process must run the
+    same number of forwards (each gathers the weights from all), so a process short of items repeats one at weight 0."""
+    mine = [(item, 1.0) for item in batch[rank::world]]
+    if sharded:
+        mine += [(batch[0], 0.0)] * (math.ceil(len(batch) / world) - len(mine))
+    return mine
+
+
 def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_step: int,
              loss_fn: Callable[[Any], tuple[torch.Tensor, dict[str, float]]], settings: StageSettings, ckpt_root: Path) -> list[dict[str, Any]]:
     """Optimise `loss_fn` over epochs of items, resuming from the newest complete checkpoint.
@@ -115,6 +145,9 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
     rank 0 alone writes checkpoints, and the others wait for it.
     """
     rank, world = process_group()
+    sharded = world > 1 and settings.strategy == "fsdp"
+    if sharded:
+        shard(model, settings)
     steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
     total = steps_per_epoch * settings.epochs
     params = [p for p in model.parameters() if p.requires_grad]
@@ -140,14 +173,14 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
                 model.train()
                 optimizer.zero_grad(set_to_none=True)
                 sums: dict[str, float] = {}
-                for item in batch[rank::world]:
+                for item, weight in rank_items(batch, rank, world, sharded):
                     with compute_precision(settings, device):
                         loss, parts = loss_fn(item)
-                    (loss / len(batch)).backward()
+                    (loss * weight / len(batch)).backward()
                     for name, value in {"loss": float(loss.detach()), **parts}.items():
-                        sums[name] = sums.get(name, 0.0) + value / len(batch)
+                        sums[name] = sums.get(name, 0.0) + weight * value / len(batch)
                 if world > 1:
-                    sums, stop["flag"] = sync_step(params, sums, stop["flag"])
+                    sums, stop["flag"] = sync_step(params, sums, stop["flag"], sharded)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -156,8 +189,9 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
                 bar.update(1)
                 bar.set_postfix(loss=f"{sums['loss']:.4f}")
                 if state["step"] % settings.checkpoint_every == 0 or state["step"] == total or stop["flag"]:
+                    model_state, optimizer_state = full_model_state(model), full_optimizer_state(model, optimizer)
                     if rank == 0:
-                        save_checkpoint(ckpt_root, state["step"], model, optimizer, scheduler, state)
+                        save_checkpoint(ckpt_root, state["step"], model_state, optimizer_state, scheduler, state)
                     if world > 1:
                         torch.distributed.barrier()
                 if stop["flag"] and state["step"] < total:
@@ -176,8 +210,9 @@ def train_and_save(backend: TransformersBackend, stage: int, model_path: str, fo
     if not for_epoch(0):
         raise ValueError(f"stage {stage}: no training examples")
     history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
+    weights = full_model_state(backend.model)
     if process_group()[0] == 0:
-        save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})})
+        save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})}, weights)
     return history
 
 

@@ -34,14 +34,18 @@ def load_backend(model_path: str, video: VideoSettings, settings: StageSettings)
     return backend
 
 
-def save_trained(backend: TransformersBackend, out_dir: Path, provenance: Mapping[str, Any]) -> None:
-    """Full safetensors weights (LoRA merged), the processor, and the record of how to score the model."""
+def save_trained(backend: TransformersBackend, out_dir: Path, provenance: Mapping[str, Any], weights: Mapping[str, torch.Tensor]) -> None:
+    """Full safetensors weights (LoRA merged), the processor, and the record of how to score the model.
+
+    `weights` is the trained model's full state (gathered from the shards under fsdp); with LoRA the adapters are merged
+    into the model itself and its own state is saved."""
     language_model = backend.model.model.language_model
     if hasattr(language_model, "merge_and_unload"):
         backend.model.model.language_model = language_model.merge_and_unload()
+        weights = backend.model.state_dict()
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    backend.model.save_pretrained(tmp, safe_serialization=True)
+    backend.model.save_pretrained(tmp, state_dict=dict(weights), safe_serialization=True)
     backend.processor.save_pretrained(tmp)
     write_model_card(tmp, "paper", dict(provenance))
     shutil.rmtree(out_dir, ignore_errors=True)

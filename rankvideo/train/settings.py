@@ -62,6 +62,7 @@ class StageSettings:
     checkpoint_every: int
     seed: int
     processes: int | str
+    strategy: str
     compute_dtype: str
     lora: LoraSettings
 
