@@ -3,16 +3,23 @@
 
 import os
 import re
+import sys
+from pathlib import Path
 
 from rankvideo.rerank.assemble import is_text_reranker
 from rankvideo.workflow.config import ablation_rerankers, built_here, coerce_types, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
 from rankvideo.corpus.shards import shard_names
 from rankvideo.files.video import configured_video
 from rankvideo.train.settings import record
+from rankvideo.workflow.plan import TRAIN_GPUS, check_training_fits
 from rankvideo.workflow.scripts import code_version
 
 config.update(coerce_types(config))  # --config values arrive as strings: read them as the schema's types
 validate_config(config, "config.yaml and any --configfile overlays")
+# Training must fit its GPUs before any is asked for (python -m rankvideo.workflow.plan shows the whole plan).
+PLAN_NOTE = check_training_fits(config, TRAIN_GPUS, Path(".snakemake/rankvideo"))
+if PLAN_NOTE:
+    print(PLAN_NOTE, file=sys.stderr)
 
 # Compute nodes are offline: a job loads checkpoints from the cache `snakemake prefetch` filled, never
 # downloads. The prefetch rule alone turns this off.

@@ -24,7 +24,7 @@ rule train_stage1:
         code=code_version("train_stage1"),
     threads: 2
     resources:
-        gpu=8,
+        gpu=TRAIN_GPUS,
         mem_mb=lambda wildcards, attempt: 256000 * attempt,
         runtime=lambda wildcards, attempt: 1440 * attempt,
     conda:
@@ -53,7 +53,7 @@ rule train_stage2:
         code=code_version("train_stage2"),
     threads: 2
     resources:
-        gpu=8,
+        gpu=TRAIN_GPUS,
         mem_mb=lambda wildcards, attempt: 256000 * attempt,
         runtime=lambda wildcards, attempt: 1440 * attempt,
     conda:

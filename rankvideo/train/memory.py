@@ -14,20 +14,23 @@ a step holds at once (Stage 2: the positive and its K negatives), plus a fixed r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rankvideo.cli import UsageError
+from rankvideo.files.atomic import atomic_write_text
 from rankvideo.files.video import VideoSettings
-from rankvideo.train.model import LORA_TARGETS
+from rankvideo.train.settings import LORA_TARGETS
 
 GB = 1e9
 STRATEGIES = ("ddp", "fsdp", "lora", "qlora")
+SELECTABLE = ("ddp", "fsdp", "lora")  # what train.strategy / train.lora choose; qlora (4-bit base, bitsandbytes, GPU only) is planned only
 RUNTIME_OVERHEAD_GB = 3.0  # CUDA context, cuBLAS workspaces, allocator fragmentation: a rounded allowance, not a measurement
 NF4_BYTES = 0.5 + 0.127 / 8  # 4-bit weights + double-quantised absmax (bitsandbytes: 0.127 bits per parameter)
 PROMPT_TOKENS = 200  # the paper prompt's text around the video tokens, rounded up
@@ -58,7 +61,10 @@ def find_config(model: str) -> Path:
         return folder
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(model, "config.json")
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except ValueError:  # not a hub id (a folder that does not exist yet)
+        cached = None
     if isinstance(cached, str):
         return Path(cached)
     shipped = shipped_config(model)
@@ -86,6 +92,18 @@ def count_model(config_path: Path) -> ModelCount:
                if isinstance(m, torch.nn.Linear) and "language_model" in name and name.split(".")[-1] in LORA_TARGETS)
     return ModelCount(sum(by_dtype.values()), dict(by_dtype), sum(m.weight.numel() for m in linear), lora,
                       raw["text_config"], raw["vision_config"])
+
+
+def cached_count(config_path: Path, cache_dir: Path) -> ModelCount:
+    """count_model, remembered by the config.json's bytes: the workflow checks the plan at every DAG parse, and a meta
+    build needs torch and transformers imported (seconds); a changed config.json is counted afresh."""
+    digest = hashlib.sha256(config_path.read_bytes()).hexdigest()[:16]
+    cached = cache_dir / f"model-count-{digest}.json"
+    if cached.is_file():
+        return ModelCount(**json.loads(cached.read_text()))
+    count = count_model(config_path)
+    atomic_write_text(cached, json.dumps(asdict(count)))
+    return count
 
 
 def tokens(video: VideoSettings, vision: Mapping[str, Any]) -> tuple[int, int]:
@@ -125,9 +143,15 @@ def plan_markdown(rows: Mapping[str, Mapping[str, float]], limit_gb: float, titl
     lines = [f"{title}\n", "| strategy | " + " | ".join(f"{c} GB" for c in cols) + f" | fits {limit_gb:g} GB |",
              "|---|" + "---:|" * len(cols) + "---|"]
     for name, row in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in cols) + f" | {'yes' if row['total'] <= limit_gb else 'no'} |")
+        lines.append(f"| {name}{'' if name in SELECTABLE else ' (plan only)'} | " + " | ".join(f"{row[c]:.1f}" for c in cols) + f" | {'yes' if row['total'] <= limit_gb else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
 def fitting(rows: Mapping[str, Mapping[str, float]], limit_gb: float) -> Sequence[str]:
-    return [name for name, row in rows.items() if row["total"] <= limit_gb]
+    """The strategies a config can select whose plan fits `limit_gb` per GPU."""
+    return [name for name in SELECTABLE if rows[name]["total"] <= limit_gb]
+
+
+def configured_strategy(strategy: str, lora_enabled: bool) -> str:
+    """The plan row a training config runs: lora when adapters are on, else train.strategy."""
+    return "lora" if lora_enabled else strategy

@@ -13,9 +13,7 @@ import torch
 from rankvideo.files.video import VideoSettings
 from rankvideo.models.model_card import write_model_card
 from rankvideo.models.transformers_backend import TransformersBackend
-from rankvideo.train.settings import StageSettings
-
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")  # the language model's attention projections
+from rankvideo.train.settings import LORA_TARGETS, StageSettings
 
 
 def load_backend(model_path: str, video: VideoSettings, settings: StageSettings) -> TransformersBackend:

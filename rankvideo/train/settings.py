@@ -98,6 +98,9 @@ class TeacherLoss:
     tau_teacher: float
 
 
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")  # train.lora adapts the language model's attention projections
+
+
 LOSS_TERMS = {"pair": PairLoss, "point": PointLoss, "teacher": TeacherLoss}  # train.stage2.losses names -> their settings
 LOSS_LABELS = {"pair": "P", "point": "PT", "teacher": "T"}  # paper App. B Table 7's names of the loss terms
 

@@ -9,14 +9,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from rankvideo.cli import run_cli
+from rankvideo.cli import UsageError, run_cli
+from rankvideo.files.errors import ConfigError
 from rankvideo.files.video import configured_video
-from rankvideo.train.memory import count_model, find_config, fitting, plan, plan_markdown
+from rankvideo.train.memory import cached_count, configured_strategy, count_model, find_config, fitting, plan, plan_markdown
 from rankvideo.workflow.config import load_config
 
-TRAIN_GPUS = 8  # rules/train.smk: gpu=8 (paper §5: 8x A100-80GB)
+TRAIN_GPUS = 8  # GPUs of each training job (rules/train.smk resources; paper §5: 8x A100-80GB)
+
+
+def check_training_fits(config: Mapping[str, Any], gpus: int, cache_dir: Path) -> str | None:
+    """Refuse a training config whose plan exceeds train.gpu_memory_gb, naming the numbers and what would fit; None
+    when the base model's config.json cannot be found yet (a model this workflow builds: checked once it exists)."""
+    train, base = config["train"], config["models"]["base"]
+    try:
+        count = cached_count(find_config(base), cache_dir)
+    except UsageError:
+        return f"memory plan not checked: no config.json for {base} yet"
+    strategy = configured_strategy(train["strategy"], train["lora"]["enabled"])
+    for stage, candidates in ((1, 1), (2, 1 + train["stage2"]["negatives"])):
+        rows = plan(count, configured_video(config["video"], stage), gpus, train["lora"]["r"], candidates)
+        if rows[strategy]["total"] > train["gpu_memory_gb"]:
+            fits = {name: round(rows[name]["total"], 1) for name in fitting(rows, train["gpu_memory_gb"])}
+            raise ConfigError(f"train: Stage {stage} with {strategy} needs {rows[strategy]['total']:.1f} GB per GPU on {gpus} GPUs "
+                              f"({base}, {count.params / 1e9:.2f}B parameters), over train.gpu_memory_gb {train['gpu_memory_gb']:g}; "
+                              f"these fit (GB per GPU): {fits or 'none'}; see python -m rankvideo.workflow.plan")
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
