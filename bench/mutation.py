@@ -29,7 +29,7 @@ def mutmut(*args: str) -> str:
 
 
 def results() -> dict[str, str]:
-    """Every mutant's status, by name (`rankvideo.shards.x_shard_of__mutmut_6: survived`)."""
+    """Every mutant's status, by name (`rankvideo.corpus.shards.x_shard_of__mutmut_6: survived`)."""
     found = {}
     for line in mutmut("results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")

@@ -3,7 +3,7 @@
 The demo's lineage trains on what its stand-ins produce: an untrained captioner, a 135M query writer
 and a 135M teacher give captions, queries and judgments that are noise at that scale, so the
 demo's RV-2 cannot show whether the trainer learns. This check feeds the same trainers
-(rankvideo.train, rankvideo.stage2) and the same reranker (VLMReranker) clean data: real mp4s of
+(rankvideo.train: the Stage 1 and Stage 2 jobs) and the same reranker (VLMReranker) clean data: real mp4s of
 eight visual events drawn by the demo corpus's renderer, with the generator's own captions and
 labels, and the demo's training settings. Both the wording and the videos are held out: Stage 2
 trains on two phrasings per event over six videos each; the test asks each event's third
@@ -55,7 +55,7 @@ class Plan:
     """How many videos the check draws: per event for training and for the test, and grey distractors (train, test).
 
     Six train videos per event, not three: with three, Stage 2 memorised the train videos and left
-    held-out nDCG@10 at or below RV-1's (README, "Does the trainer learn?").
+    held-out nDCG@10 at or below RV-1's (docs/curriculum.md).
     """
     train_per_event: int = 6
     test_per_event: int = 4

@@ -101,7 +101,7 @@ def build_tiny_qwen3vl(out_dir: str | Path, seed: int = 0) -> Path:
     model = Qwen3VLForConditionalGeneration(build_config(tokenizer)).eval()
     model.save_pretrained(out_dir, safe_serialization=True)
     build_processor(tokenizer).save_pretrained(out_dir)
-    write_model_card(out_dir, TINY_PROMPT_FORMAT, {"built_by": "rankvideo.tiny.build_tiny_qwen3vl", "seed": seed})
+    write_model_card(out_dir, TINY_PROMPT_FORMAT, {"built_by": "rankvideo.demo.tiny.build_tiny_qwen3vl", "seed": seed})
     return out_dir
 
 

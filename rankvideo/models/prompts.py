@@ -5,7 +5,7 @@ Upstream's worst defect was a trainer that prompted and scored differently from 
 
 - `upstream`: exactly upstream's inference.py (query before the video; score at the first assistant
   position as logsumexp over the yes-variants minus logsumexp over the no-variants; its frames,
-  rankvideo.video.UPSTREAM_VIDEO), so the released hltcoe/RankVideo weights score as their authors
+  rankvideo.files.video.UPSTREAM_VIDEO), so the released hltcoe/RankVideo weights score as their authors
   scored them.
 - `paper`: the video before the query, the assistant turn forced to begin with `<answer>`, score =
   logit("yes") - logit("no") at that position (paper eq. 2). The system prompt and the video are a

@@ -1,6 +1,6 @@
 """vLLM backend for the cluster: pre-sampled frames, prefix caching, only the answer tokens' logprobs.
 
-Prompt text comes from rankvideo.prompts and frames from rankvideo.video, as in the transformers
+Prompt text comes from rankvideo.models.prompts and frames from rankvideo.files.video, as in the transformers
 backend. vLLM is CUDA-only; `build_request` and `parse_answer_logprobs` are pure and unit-tested
 everywhere, the end-to-end test runs where vllm and a GPU exist.
 """

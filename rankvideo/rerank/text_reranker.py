@@ -1,7 +1,7 @@
 """The ReasonRank-style text reranker of paper Table 1 and Figure 4: a text LLM reading a video's caption and
 speech transcript instead of its frames.
 
-It scores with the teacher's judging prompt and margin (rankvideo.mining.judge_margins), so the row shows what
+It scores with the teacher's judging prompt and margin (rankvideo.judge.teacher.judge_margins), so the row shows what
 the teacher that labelled Stage 2's data achieves as a reranker. It is pointwise, one margin per pair, as the
 cascade needs; ReasonRank itself reranks listwise over a sliding window, which is why the paper reads its latency
 as an amortised per-candidate figure.
