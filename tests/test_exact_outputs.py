@@ -101,7 +101,7 @@ def test_partition_goes_on_after_a_dropped_query():
     judgments = [Judgment("q1", "p", True, 1.0), Judgment("q1", "h", False, -1.0),   # no trusted negative: dropped
                  Judgment("q2", "p", True, 1.0), Judgment("q2", "t", False, -7.0)]
     kept, dropped = partition(judgments, -6.0, -8.0, 1)
-    assert [p.query_id for p in kept] == ["q2"] and reasons(dropped) == {"q1": ("few_trusted_negatives", "0 trusted negative(s) < 1")}
+    assert [p.query_id for p in kept] == ["q2"] and reasons(dropped) == {"q1": ("judge", "few_trusted_negatives", "0 trusted negative(s) < 1")}
 
 
 def test_a_format_error_carries_its_parts(tmp_path):
@@ -202,7 +202,7 @@ def test_judge_prompt_text():
 def test_a_positive_scoring_zero_is_dropped_and_the_next_query_still_judged():
     run = {"qa": {"pos": 0.0, "n": -1.0}, "qb": {"pos": 0.5, "n": 0.25}}
     kept, dropped = filter_queries(run, {"qa": {"pos"}, "qb": {"pos"}}, 10, 2.0, 5)
-    assert reasons(dropped) == {"qa": ("filter_b", "filter b: positive scores 0.0000 <= 0, no ratio to judge")}
+    assert reasons(dropped) == {"qa": ("filter", "filter_b", "filter b: positive scores 0.0000 <= 0, no ratio to judge")}
     assert kept == [Candidate("qb", "pos", 0.5, [("n", 0.25)])]
 
 
@@ -280,5 +280,5 @@ def test_table_is_this_markdown():
 
 
 def reasons(skips) -> dict:
-    """Each skipped item's code and particulars."""
-    return {s.item_id: (str(s.code), s.reason) for s in skips}
+    """Each skipped item's stage, code and particulars."""
+    return {s.item_id: (s.stage, str(s.code), s.reason) for s in skips}

@@ -114,3 +114,9 @@ def test_an_unknown_loss_term_is_named():
 def losses(*terms: str) -> LossSettings:
     """The paper config's loss settings for a subset of the terms (paper Table 7)."""
     return LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], terms)
+
+
+def test_a_job_without_loss_terms_is_refused():
+    with pytest.raises(ValueError) as info:
+        stage2_loss(torch.tensor(S), torch.tensor([1, 0, 0]), torch.tensor([0.5] * 3), LossSettings(None, None, None))
+    assert str(info.value) == "a Stage 2 job needs at least one loss term"

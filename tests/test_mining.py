@@ -86,7 +86,7 @@ def test_first_stage_filters_on_a_hand_worked_fixture():
     assert [(c.query_id, c.positive, [v for v, _ in c.negatives]) for c in kept] == [("qa", "pos", ["n1", "n2"]), ("qd", "p2", ["n1"])]
     why = {s.item_id: s for s in dropped}
     assert why["qb"].code == Why.FILTER_B and why["qb"].reason.startswith("filter b: top hard negative n1 scores 0.4500 > 2.0 x positive 0.2000")
-    assert why["qc"].code == why["qe"].code == Why.FILTER_A
+    assert why["qc"].code == why["qe"].code == Why.FILTER_A and {s.stage for s in dropped} == {"filter"}
     assert why["qc"].reason == why["qe"].reason == "filter a: no relevant video in the first-stage top 3"
 
 
@@ -104,8 +104,9 @@ def test_partition_on_a_hand_worked_fixture():
     assert len(kept) == 1
     part = kept[0]
     assert ([j.video_id for j in part.trusted], [j.video_id for j in part.hard], [j.video_id for j in part.suspected]) == (["t1", "t2"], ["h1"], ["s1"])
-    assert {s.item_id: (s.code, s.reason) for s in dropped} == {"q2": (Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta -0.100)"),
-                                                             "q3": (Why.FEW_TRUSTED_NEGATIVES, "0 trusted negative(s) < 1")}
+    assert {s.item_id: (s.stage, s.code, s.reason) for s in dropped} == {
+        "q2": ("judge", Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta -0.100)"),
+        "q3": ("judge", Why.FEW_TRUSTED_NEGATIVES, "0 trusted negative(s) < 1")}
     loose, _ = partition(judgments, alpha1=-1.0, alpha2=-8.0, min_trusted=1)  # a looser alpha1 trusts h1 and q3's h
     assert [j.video_id for j in loose[0].trusted] == ["t1", "t2", "h1"] and [p.query_id for p in loose] == ["q1", "q3"]
 
