@@ -96,9 +96,7 @@ def sync_step(params: Sequence[torch.Tensor], sums: dict[str, float], stop: bool
     their logged losses and their stop flags, so every process takes the same optimizer step and stops at the same step."""
     import torch.distributed as dist
 
-    for p in params:
-        if sharded:
-            break
+    for p in [] if sharded else params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad)
