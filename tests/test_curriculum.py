@@ -113,7 +113,7 @@ def test_the_check_runs_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     for metrics in result["systems"].values():
         assert all(0.0 <= metrics[f"{m}@{k}"] <= 1.0 for m in ("nDCG", "R") for k in CUTOFFS) and 0.0 <= metrics["AUC"] <= 1.0
     groups = len(EVENTS) * TRAIN_PHRASINGS * 3
-    stage2_steps = -(-groups // (config["train"]["stage2"]["batch_size"] // 3))  # one query group of 1 + 2 per 3 of the batch
+    stage2_steps = -(-groups // config["train"]["stage2"]["groups_per_step"])
     steps = [len((tmp_path / f"{name}_log.jsonl").read_text().splitlines()) for name in ("rv1", "rv2", "rv2-no-stage1")]
     assert steps == [-(-(len(EVENTS) * 3 + 2) // config["train"]["stage1"]["batch_size"]), stage2_steps, stage2_steps]
     assert all(json.loads((tmp_path / "models" / m / MODEL_CARD).read_text())["prompt_format"] == "paper" for m in ("rv1", "rv2"))

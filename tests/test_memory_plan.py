@@ -26,7 +26,7 @@ def test_full_fine_tuning_needs_sharding_on_eight_a100s(paper_count):
     rows = plan(paper_count, configured_video(PAPER_CONFIG["video"], 2), 8, train["lora"]["r"], 1 + train["stage2"]["negatives"])
     assert rows["ddp"]["weights"] + rows["ddp"]["gradients"] + rows["ddp"]["optimizer"] == pytest.approx(16 * paper_count.params / 1e9)
     assert rows["fsdp"]["optimizer"] == pytest.approx(rows["ddp"]["optimizer"] / 8)
-    assert fitting(rows, train["gpu_memory_gb"]) == ["fsdp", "lora"]
+    assert fitting(rows, train["gpu_memory_gb"]) == ["fsdp", "lora", "qlora"]
     assert rows["qlora"]["total"] < rows["lora"]["total"]
 
 
@@ -43,7 +43,7 @@ def test_a_model_folder_is_counted_from_its_own_config(tiny_model):
 def test_the_plan_command_prints_both_stages(capsys):
     assert main(["--config", "config.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "| ddp | 35.1 | 35.1 | 70.1 |" in out and out.count("fits in train.gpu_memory_gb = 80: fsdp, lora") == 2
+    assert "| ddp | 35.1 | 35.1 | 70.1 |" in out and out.count("fits in train.gpu_memory_gb = 80: fsdp, lora, qlora") == 2
 
 
 def test_a_training_config_that_cannot_fit_is_refused_with_what_would(tmp_path):
@@ -54,7 +54,7 @@ def test_a_training_config_that_cannot_fit_is_refused_with_what_would(tmp_path):
     with pytest.raises(ConfigError) as info:
         check_training_fits(config, 8, tmp_path)
     assert str(info.value).startswith("train: Stage 1 with ddp needs 146.6 GB per GPU on 8 GPUs (Qwen/Qwen3-VL-8B-Instruct, 8.77B parameters), "
-                                      "over train.gpu_memory_gb 80; these fit (GB per GPU): {'fsdp': 23.9, 'lora': 24.2}")
+                                      "over train.gpu_memory_gb 80; these fit (GB per GPU): {'fsdp': 23.9, 'lora': 24.2, 'qlora': 13.0} (ddp/fsdp: ")
     assert check_training_fits(PAPER_CONFIG, 8, tmp_path) is None  # fsdp, as config.yaml has it
     assert len(list(tmp_path.glob("model-count-*.json"))) == 1  # counted once, then read back
     unbuilt = {**PAPER_CONFIG, "models": {**PAPER_CONFIG["models"], "base": "results/models/not-built-yet"}}

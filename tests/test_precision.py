@@ -47,7 +47,7 @@ def train_one_step(backend, group, settings, ckpt_root) -> tuple[dict, dict]:
 
 
 def test_bf16_compute_over_fp32_weights_keeps_the_paper_lr_step(spread_model, demo_corpus, tmp_path):
-    settings = stage_settings(lr=PAPER_LR, scheduler="constant", warmup_ratio=0.0, batch_size=3, epochs=1, compute_dtype="bfloat16")
+    settings = stage_settings(lr=PAPER_LR, scheduler="constant", warmup_ratio=0.0, epochs=1, compute_dtype="bfloat16")
     backend = load_backend(str(spread_model), VIDEO, settings)
     assert all(p.dtype == torch.float32 for p in backend.model.parameters())  # master weights
     before, grads = train_one_step(backend, one_group(demo_corpus), settings, tmp_path / "ckpt")
@@ -57,7 +57,7 @@ def test_bf16_compute_over_fp32_weights_keeps_the_paper_lr_step(spread_model, de
 
 def test_stepping_bf16_weights_loses_most_of_the_update(spread_model, demo_corpus, tmp_path):
     """What a bf16 model with a plain AdamW does at lr 1e-5: most updates round back to the same bf16 value."""
-    settings = stage_settings(lr=PAPER_LR, scheduler="constant", warmup_ratio=0.0, batch_size=3, epochs=1, compute_dtype="bfloat16")
+    settings = stage_settings(lr=PAPER_LR, scheduler="constant", warmup_ratio=0.0, epochs=1, compute_dtype="bfloat16")
     backend = load_backend(str(spread_model), VIDEO, settings)
     backend.model.to(torch.bfloat16)
     backend.dtype = torch.bfloat16

@@ -9,7 +9,7 @@ from rankvideo.train.checkpoints import complete_checkpoints
 from rankvideo.train.loop import run_loop
 from tests.conftest import stage_settings
 
-SETTINGS = stage_settings(lr=0.1, scheduler="constant", warmup_ratio=0.0, batch_size=2, epochs=2, checkpoint_every=2, seed=0)
+SETTINGS = stage_settings(lr=0.1, scheduler="constant", warmup_ratio=0.0, epochs=2, checkpoint_every=2, seed=0)
 ITEMS = [torch.tensor([float(i), 1.0]) for i in range(6)]  # 3 steps of 2 items per epoch, 6 steps in all
 
 

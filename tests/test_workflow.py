@@ -263,6 +263,17 @@ def test_changing_a_loss_module_reruns_stage2_and_after_only(demo_run):
         losses.write_text(original)
 
 
+@pytest.mark.slow
+@needs_slurm
+def test_a_two_gpu_training_job_starts_its_script_once_and_sees_both_gpus(demo_run):
+    """slurm/demo gives train_stage1 `gpu: 2`; the executor plugin wraps the job in srun, which has split such a job into
+    one-GPU tasks in earlier plugin versions (snakemake-executor-plugin-slurm #316, #459). The job records its launch."""
+    launch = json.loads((demo_run / "results/models/rv1/rankvideo.json").read_text())["launch"]
+    assert launch["SLURM_JOB_ID"] and (launch["SLURM_NTASKS"], launch["SLURM_PROCID"]) == ("1", "0")
+    assert launch["CUDA_VISIBLE_DEVICES"] == launch["SLURM_STEP_GPUS"] == "0,1"
+    assert launch["processes"] == 1  # the fake GPUs are no CUDA devices: train.processes auto starts one process here
+
+
 def running_slurm_job(timeout: float) -> str:
     """The id of the first job Slurm reports RUNNING within `timeout` seconds."""
     deadline = time.monotonic() + timeout

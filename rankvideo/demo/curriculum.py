@@ -47,7 +47,7 @@ PICTURES = {"bounce": "A {colour} circle bounces.", "slide": "A {colour} square 
 TRAIN_PHRASINGS = 2  # the third phrasing of every event is the held-out test query
 CUTOFFS = (5, 10)  # 4 relevant videos per query in a pool of 40
 EVENT_RADIUS = (40.0, 50.0)  # pixels at 320x180: the event covers several merged patches, not one
-from rankvideo.train.settings import Stage2Settings, StageSettings
+from rankvideo.train.settings import Stage1Settings, Stage2Settings
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def random_order_metrics(qrels: Mapping[str, Mapping[str, int]], pool: Sequence[
     return total
 
 
-def train_settings(config: Mapping[str, Any]) -> tuple[StageSettings, Stage2Settings]:
+def train_settings(config: Mapping[str, Any]) -> tuple[Stage1Settings, Stage2Settings]:
     """The configured Stage 1 and Stage 2 job settings; Stage 2 without its teacher term (no teacher here)."""
     from rankvideo.workflow.config import stage1_settings, stage2_settings
 

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -60,15 +61,18 @@ def video_metadata(sampled: SampledVideo):
 class TransformersBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, cache_dir: str | None = None,
-                 trust_remote_code: bool = False, max_reasoning_tokens: int = 0):
+                 trust_remote_code: bool = False, max_reasoning_tokens: int = 0, quantization: Any | None = None):
+        """`quantization`: a transformers quantization config (QLoRA training's 4-bit base); such a model is placed on the
+        device as it loads."""
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
         self.processor = AutoProcessor.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            model_path, cache_dir=cache_dir, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
-        ).to(self.device).eval()
+        model = AutoModelForImageTextToText.from_pretrained(
+            model_path, cache_dir=cache_dir, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code,
+            quantization_config=quantization, device_map=self.device if quantization is not None else None)
+        self.model = (model if quantization is not None else model.to(self.device)).eval()
         self.tokenizer = self.processor.tokenizer
         self.prompt_format = prompt_format
         self.video = video

@@ -144,6 +144,9 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
     """
     rank, world = process_group()
     sharded = world > 1 and settings.strategy == "fsdp"
+    if items_per_step < world:
+        log.warning("%d items per optimizer step over %d processes: %d of them run weight-0 forwards; raise the stage's batch "
+                    "(train.stage1.batch_size, train.stage2.groups_per_step) to use every GPU", items_per_step, world, world - items_per_step)
     if sharded:
         shard(model, settings)
     steps_per_epoch = math.ceil(len(items_for_epoch(0)) / items_per_step)
@@ -200,7 +203,6 @@ def run_loop(model, items_for_epoch: Callable[[int], Sequence[Any]], items_per_s
     return state["log"]
 
 
-
 def train_and_save(backend: TransformersBackend, stage: int, model_path: str, for_epoch: Callable[[int], Sequence[Any]], per_step: int,
                    loss_fn: Callable, settings: StageSettings, ckpt_root: str | Path, out_dir: str | Path,
                    provenance: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -210,7 +212,7 @@ def train_and_save(backend: TransformersBackend, stage: int, model_path: str, fo
     history = run_loop(backend.model, for_epoch, per_step, loss_fn, settings, Path(ckpt_root))
     weights = full_model_state(backend.model)
     if process_group()[0] == 0:
-        save_trained(backend, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})}, weights)
+        save_trained(backend, model_path, Path(out_dir), {"stage": stage, "base_model": model_path, **(provenance or {})}, weights, settings.lora)
     return history
 
 

@@ -30,7 +30,6 @@ from rankvideo.train.settings import LORA_TARGETS
 
 GB = 1e9
 STRATEGIES = ("ddp", "fsdp", "lora", "qlora")
-SELECTABLE = ("ddp", "fsdp", "lora")  # what train.strategy / train.lora choose; qlora (4-bit base, bitsandbytes, GPU only) is planned only
 RUNTIME_OVERHEAD_GB = 3.0  # CUDA context, cuBLAS workspaces, allocator fragmentation: a rounded allowance, not a measurement
 NF4_BYTES = 0.5 + 0.127 / 8  # 4-bit weights + double-quantised absmax (bitsandbytes: 0.127 bits per parameter)
 PROMPT_TOKENS = 200  # the paper prompt's text around the video tokens, rounded up
@@ -143,15 +142,17 @@ def plan_markdown(rows: Mapping[str, Mapping[str, float]], limit_gb: float, titl
     lines = [f"{title}\n", "| strategy | " + " | ".join(f"{c} GB" for c in cols) + f" | fits {limit_gb:g} GB |",
              "|---|" + "---:|" * len(cols) + "---|"]
     for name, row in rows.items():
-        lines.append(f"| {name}{'' if name in SELECTABLE else ' (plan only)'} | " + " | ".join(f"{row[c]:.1f}" for c in cols) + f" | {'yes' if row['total'] <= limit_gb else 'no'} |")
+        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in cols) + f" | {'yes' if row['total'] <= limit_gb else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
 def fitting(rows: Mapping[str, Mapping[str, float]], limit_gb: float) -> Sequence[str]:
     """The strategies a config can select whose plan fits `limit_gb` per GPU."""
-    return [name for name in SELECTABLE if rows[name]["total"] <= limit_gb]
+    return [name for name in STRATEGIES if rows[name]["total"] <= limit_gb]
 
 
-def configured_strategy(strategy: str, lora_enabled: bool) -> str:
-    """The plan row a training config runs: lora when adapters are on, else train.strategy."""
-    return "lora" if lora_enabled else strategy
+def configured_strategy(strategy: str, lora: Mapping[str, Any]) -> str:
+    """The plan row a training config runs: qlora or lora when adapters are on (train.lora), else train.strategy."""
+    if not lora["enabled"]:
+        return strategy
+    return "qlora" if lora["load_in_4bit"] else "lora"

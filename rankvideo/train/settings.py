@@ -41,12 +41,14 @@ def _pick(cls: type, block: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class LoraSettings:
-    """train.lora: adapters on the language model's attention projections, merged into the weights on save."""
+    """train.lora: adapters on the language model's attention projections, merged into the weights on save; with
+    load_in_4bit the frozen base is held in 4-bit NF4 (QLoRA, bitsandbytes), as upstream trains."""
 
     enabled: bool
     r: int
     alpha: float
     dropout: float
+    load_in_4bit: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,6 @@ class StageSettings:
     scheduler: str
     warmup_ratio: float
     optimizer: str
-    batch_size: int
     epochs: int
     checkpoint_every: int
     seed: int
@@ -71,6 +72,19 @@ class StageSettings:
         """`train` is config.yaml's train block; `stage` is "stage1" or "stage2"."""
         shared = {**_pick(cls, train), "lora": LoraSettings(**train["lora"])}
         return cls(**_pick(cls, train[stage]), **shared)
+
+
+@dataclass(frozen=True)
+class Stage1Settings:
+    """One Stage 1 job: its optimisation and batch_size, the captioned videos whose gradients one optimizer step sums
+    (accumulated one forward at a time, split over the job's processes)."""
+
+    stage: StageSettings
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, train: Mapping[str, Any]) -> Stage1Settings:
+        return cls(StageSettings.from_config(train, "stage1"), train["stage1"]["batch_size"])
 
 
 @dataclass(frozen=True)
@@ -133,13 +147,16 @@ class LossSettings:
 
 @dataclass(frozen=True)
 class Stage2Settings:
-    """One Stage 2 job: its optimisation, K negatives per query group (paper §4.2 footnote 2) and its losses."""
+    """One Stage 2 job: its optimisation, K negatives per query group (paper §4.2 footnote 2), the query groups whose
+    gradients one optimizer step sums (accumulated one forward at a time, split over the job's processes) and its losses."""
 
     stage: StageSettings
     negatives: int
+    groups_per_step: int
     losses: LossSettings
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any], terms: Sequence[str]) -> Stage2Settings:
-        return cls(StageSettings.from_config(train, "stage2"), train["stage2"]["negatives"],
-                   LossSettings.from_config(train["stage2"], terms))
+        stage2 = train["stage2"]
+        return cls(StageSettings.from_config(train, "stage2"), stage2["negatives"], stage2["groups_per_step"],
+                   LossSettings.from_config(stage2, terms))

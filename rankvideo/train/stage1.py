@@ -16,7 +16,7 @@ from rankvideo.models.prompts import caption_target, render_caption
 from rankvideo.models.transformers_backend import TransformersBackend
 from rankvideo.train.loop import train_and_save
 from rankvideo.train.model import load_backend
-from rankvideo.train.settings import StageSettings
+from rankvideo.train.settings import Stage1Settings
 
 
 def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -36,19 +36,20 @@ def caption_example_loss(backend: TransformersBackend, sampled, caption: str) ->
 
 
 def train_stage1(model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: str | Path, ckpt_root: str | Path,
-                 settings: StageSettings, video: VideoSettings, provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                 settings: Stage1Settings, video: VideoSettings, provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Stage 1 (perception SFT) from `model_path`; saves the model to `out_dir`, returns the per-step log."""
-    backend = load_backend(model_path, video, settings)
+    stage = settings.stage
+    backend = load_backend(model_path, video, stage)
     sample = lru_cache(maxsize=512)(video.sample)
     items = list(rows)
 
     def for_epoch(epoch: int) -> list[Mapping[str, Any]]:
         order = list(items)
-        random.Random(f"{settings.seed}:epoch:{epoch}").shuffle(order)
+        random.Random(f"{stage.seed}:epoch:{epoch}").shuffle(order)
         return order
 
     def loss_fn(row):
         loss = caption_example_loss(backend, sample(row["videos"][0]), row["caption"])
         return loss, {"caption": float(loss.detach())}
 
-    return train_and_save(backend, 1, model_path, for_epoch, settings.batch_size, loss_fn, settings, ckpt_root, out_dir, provenance)
+    return train_and_save(backend, 1, model_path, for_epoch, settings.batch_size, loss_fn, stage, ckpt_root, out_dir, provenance)

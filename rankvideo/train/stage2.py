@@ -64,6 +64,5 @@ def train_stage2(model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: st
         scores = group_scores(backend, sample, group["query"], [r["videos"][0] for r in group["rows"]])
         return stage2_loss(scores, labels, teacher, settings.losses)
 
-    per_step = max(1, stage.batch_size // (negatives + 1))  # paper: batch 3 = one query group of 1 + K
-    return train_and_save(backend, 2, model_path, stage2_groups(rows, negatives, stage.seed), per_step, loss_fn, stage,
+    return train_and_save(backend, 2, model_path, stage2_groups(rows, negatives, stage.seed), settings.groups_per_step, loss_fn, stage,
                           ckpt_root, out_dir, provenance)

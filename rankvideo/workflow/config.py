@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 
 from rankvideo.files.errors import ConfigError
-from rankvideo.train.settings import Stage2Settings, StageSettings, loss_label
+from rankvideo.train.settings import Stage1Settings, Stage2Settings, loss_label
 
 MODELS_DIR = "results/models"  # the folder every model this workflow builds lies in (rules/train.smk, the demo's models)
 MAIN_STAGE2 = "rv2"  # results/models/rv2: Stage 2 with train.stage2.losses, the reranker RV-2
@@ -188,9 +188,9 @@ def stage2_variants(config: Mapping[str, Any]) -> dict[str, list[str]]:
     return variants
 
 
-def stage1_settings(config: Mapping[str, Any]) -> StageSettings:
+def stage1_settings(config: Mapping[str, Any]) -> Stage1Settings:
     """The Stage 1 job's settings: train.stage1 and the train.* keys both stages share."""
-    return StageSettings.from_config(config["train"], "stage1")
+    return Stage1Settings.from_config(config["train"])
 
 
 def stage2_settings(config: Mapping[str, Any], terms: Sequence[str]) -> Stage2Settings:

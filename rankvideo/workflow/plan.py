@@ -30,14 +30,15 @@ def check_training_fits(config: Mapping[str, Any], gpus: int, cache_dir: Path) -
         count = cached_count(find_config(base), cache_dir)
     except UsageError:
         return f"memory plan not checked: no config.json for {base} yet"
-    strategy = configured_strategy(train["strategy"], train["lora"]["enabled"])
+    strategy = configured_strategy(train["strategy"], train["lora"])
     for stage, candidates in ((1, 1), (2, 1 + train["stage2"]["negatives"])):
         rows = plan(count, configured_video(config["video"], stage), gpus, train["lora"]["r"], candidates)
         if rows[strategy]["total"] > train["gpu_memory_gb"]:
             fits = {name: round(rows[name]["total"], 1) for name in fitting(rows, train["gpu_memory_gb"])}
             raise ConfigError(f"train: Stage {stage} with {strategy} needs {rows[strategy]['total']:.1f} GB per GPU on {gpus} GPUs "
                               f"({base}, {count.params / 1e9:.2f}B parameters), over train.gpu_memory_gb {train['gpu_memory_gb']:g}; "
-                              f"these fit (GB per GPU): {fits or 'none'}; see python -m rankvideo.workflow.plan")
+                              f"these fit (GB per GPU): {fits or 'none'} (ddp/fsdp: train.strategy; lora: train.lora.enabled; qlora: "
+                              "train.lora.enabled and load_in_4bit); see python -m rankvideo.workflow.plan")
     return None
 
 
