@@ -1,7 +1,7 @@
 """Benchmark: how long Snakemake takes to build the DAG for a MultiVENT-sized corpus (a dry run).
 
-A simulated 110,000-video sheet (no real videos) under the paper config (220 shards, OmniEmbed's
-precomputed run), side by side with a 1,000-video sheet in the same run:
+A simulated 110,000-video sheet (no real videos) under the paper config (220 shards, OmniEmbed encoding
+each shard in its own job), side by side with a 1,000-video sheet in the same run:
   1. dry run before the shard checkpoint has run (what a user sees first);
   2. the shard checkpoint itself (reads the sheet, writes one sheet per shard);
   3. dry run with every shard known (the whole DAG of per-shard jobs).
@@ -26,7 +26,7 @@ WORKFLOW = ("Snakefile", "rules", "workflow_scripts", "config.yaml", "envs")
 
 
 def make_corpus(workdir: Path, n_videos: int) -> Path:
-    """A sheet of n_videos (paths that need not exist for a dry run), a few queries, qrels and runs."""
+    """A sheet of n_videos (paths that need not exist for a dry run), a few queries and qrels."""
     data = workdir / "data"
     data.mkdir()
     with open(data / "videos.tsv", "w") as sheet:
@@ -36,13 +36,8 @@ def make_corpus(workdir: Path, n_videos: int) -> Path:
     for split in ("train", "test"):
         (data / f"queries_{split}.tsv").write_text("q1\tan event\n")
     (data / "qrels.txt").write_text("q1 0 v000000 1\n")
-    (data / "run.json").write_text('{"q1": {"v000000": 1.0}}\n')
-    overlay = {
-        "dataset": {"video_sheet": "data/videos.tsv", "queries": {"train": "data/queries_train.tsv", "test": "data/queries_test.tsv"},
-                    "qrels": "data/qrels.txt"},
-        "first_stage": {"run": "data/run.json"},
-        "synthesis": {"first_stage_run": "data/run.json"},
-    }
+    overlay = {"dataset": {"video_sheet": "data/videos.tsv", "queries": {"train": "data/queries_train.tsv", "test": "data/queries_test.tsv"},
+                           "qrels": "data/qrels.txt"}}
     path = workdir / "bench.yaml"
     path.write_text(yaml.safe_dump(overlay))
     return path

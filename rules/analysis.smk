@@ -54,8 +54,7 @@ rule latency:
         "benchmarks/latency/{reranker}.tsv"
     params:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
-        backend=config["rerank"]["backend"],
-        batch_size=config["rerank"]["batch_size"],
+        settings=record(RerankSettings.from_config(config["rerank"])),
         video=record(configured_video(config["video"], 2)),
         pairs=config["evaluation"]["latency_pairs"],
         seed=config["evaluation"]["latency_seed"],

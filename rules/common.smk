@@ -10,7 +10,12 @@ from rankvideo.rerank.assemble import is_text_reranker
 from rankvideo.workflow.config import ablation_rerankers, built_here, coerce_types, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
 from rankvideo.corpus.shards import shard_names
 from rankvideo.files.video import configured_video
-from rankvideo.train.settings import record
+from rankvideo.files.settings import record
+from rankvideo.extract.settings import CaptionSettings, OcrSettings
+from rankvideo.judge.settings import PartitionSettings, TeacherSettings
+from rankvideo.rerank.settings import RerankSettings
+from rankvideo.retrieve.settings import OmniEmbedSettings
+from rankvideo.synthesize.settings import FilterSettings, SynthesisSettings
 from rankvideo.workflow.plan import TRAIN_GPUS, check_training_fits
 from rankvideo.workflow.scripts import code_version
 
@@ -99,9 +104,50 @@ def first_stage_inputs(wildcards):
         if not run:
             raise ValueError("synthesis.first_stage_run: the 'precomputed' first stage needs the run of the synthetic queries")
         inputs.update(run=run, sheet=DATASET["video_sheet"])
+    elif spec["backend"] == "omniembed":
+        stage = wildcards.stage
+        inputs.update(corpus=expand(f"results/first_stage/{stage}/corpus/{{shard}}.safetensors", shard=SHARDS),
+                      corpus_skipped=expand(f"results/first_stage/{stage}/corpus/{{shard}}.skipped.tsv", shard=SHARDS),
+                      query_embeddings=f"results/first_stage/{stage}/queries/{wildcards.split}.safetensors")
     elif needs_extraction(spec):
         inputs["records"] = extraction_records()
     return inputs
+
+
+def omniembed_model_inputs(spec):
+    """The encoder's folders when this workflow builds them (the demo's tiny twin); hub ids are read from the cache."""
+    return {"model": local_model(spec["model"]), "adapter": local_model(spec["adapter"]),
+            "processor": local_model(config["omniembed"]["processor"])}
+
+
+def omniembed_encoder(wildcards, input):
+    """What an encoding job loads: model, adapter and processor, as the folders this workflow built or as hub ids."""
+    spec = FIRST_STAGES[wildcards.stage]
+    named = {**spec, "processor": config["omniembed"]["processor"]}
+    return {key: (getattr(input, key, None) or [named[key]])[0] for key in ("model", "adapter", "processor")}
+
+
+def encode_corpus_inputs(wildcards):
+    return {"videos": after_shard_sheet("results/corpus/usable/{shard}.tsv")(wildcards),
+            "records": f"results/extract/records/{wildcards.shard}.jsonl", **omniembed_model_inputs(FIRST_STAGES[wildcards.stage])}
+
+
+def encode_queries_inputs(wildcards):
+    return {"queries": split_queries(wildcards), **omniembed_model_inputs(FIRST_STAGES[wildcards.stage])}
+
+
+def first_stage_skips():
+    """Every first stage's skip lines: of its test run (and the main one's synthetic run), and of its corpus encoding."""
+    runs = [f"results/first_stage/{name}/test.skipped.tsv" for name in FIRST_STAGES]
+    runs.append(f"results/first_stage/{FIRST_STAGE['name']}/synthetic.skipped.tsv")
+    encoded = [f"results/first_stage/{name}/corpus/{shard}.skipped.tsv" for name, spec in FIRST_STAGES.items()
+               if spec["backend"] == "omniembed" for shard in SHARDS]
+    return runs + encoded
+
+
+def other_first_stage_runs():
+    """The test run of every first stage but the main one, by name."""
+    return {name: first_stage_run("test", name) for name in FIRST_STAGES if name != FIRST_STAGE["name"]}
 
 
 def table2_runs():

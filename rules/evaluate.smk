@@ -1,4 +1,5 @@
-# Evaluation (paper §5): R@k and nDCG@k of the first stage and each reranker cascaded on it.
+# Evaluation (paper §5): R@k and nDCG@k of the first stage and each reranker cascaded on it, and of every other
+# first stage on its own.
 
 
 rule evaluate:
@@ -7,6 +8,7 @@ rule evaluate:
         qrels=DATASET["qrels"],
         queries=DATASET["queries"]["test"],
         rerankers=reranker_scores().values(),
+        other_first_stages=other_first_stage_runs().values(),
     output:
         json="results/eval/ndcg.json",
         table="results/eval/table1.md",
@@ -18,6 +20,8 @@ rule evaluate:
         depth=FIRST_STAGE["depth"],
         rerank_depth=config["rerank"]["depth"],
         first_stage_name=FIRST_STAGE["name"],
+        other_runs=other_first_stage_runs(),
+        other_depths={name: spec["depth"] for name, spec in FIRST_STAGES.items()},
         dataset=DATASET["name"],
         code=code_version("evaluate"),
     conda:

@@ -37,9 +37,7 @@ rule extract_ocr:
     benchmark:
         "benchmarks/extract_ocr/{shard}.tsv"
     params:
-        languages=config["extract"]["ocr_languages"],
-        fps=config["extract"]["ocr_fps"],
-        max_frames=config["extract"]["ocr_max_frames"],
+        settings=record(OcrSettings.from_config(config["extract"])),
         code=code_version("extract_ocr"),
     threads: 2
     resources:
@@ -64,8 +62,7 @@ rule extract_captions:
         "benchmarks/extract_captions/{shard}.tsv"
     params:
         model=model_path(config["models"]["captioner"]),
-        backend=config["extract"]["caption_backend"],
-        max_tokens=config["extract"]["caption_max_tokens"],
+        settings=record(CaptionSettings.from_config(config["extract"])),
         video=record(configured_video(config["video"], 1)),
         code=code_version("extract_captions"),
     threads: 2

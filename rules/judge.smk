@@ -15,9 +15,7 @@ rule judge:
         "benchmarks/judge/judge.tsv"
     params:
         model=model_path(config["models"]["teacher"]),
-        backend=config["judge"]["backend"],
-        mode=config["judge"]["mode"],
-        max_reasoning_tokens=config["judge"]["max_reasoning_tokens"],
+        settings=record(TeacherSettings.from_config(config["judge"])),
         code=code_version("judge"),
     threads: 2
     resources:
@@ -39,10 +37,7 @@ rule partition:
     log:
         "logs/partition/partition.log",
     params:
-        yes_threshold=config["judge"]["yes_threshold"],
-        alpha1=config["judge"]["alpha1"],
-        alpha2=config["judge"]["alpha2"],
-        min_trusted=config["judge"]["min_trusted_negatives"],
+        settings=record(PartitionSettings.from_config(config["judge"])),
         code=code_version("partition"),
     conda:
         "../envs/eval.yaml"
@@ -106,6 +101,7 @@ rule skip_manifest:
         dedup="results/synthesis/dedup.skipped.tsv",
         filtered="results/synthesis/filtered_out.tsv",
         judged="results/judge/dropped.tsv",
+        first_stage=first_stage_skips(),
     output:
         "results/skipped.tsv",
     log:

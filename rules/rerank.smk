@@ -47,8 +47,7 @@ rule rerank_shard:
         "benchmarks/rerank_shard/{reranker}/{shard}.tsv"
     params:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
-        backend=config["rerank"]["backend"],
-        batch_size=config["rerank"]["batch_size"],
+        settings=record(RerankSettings.from_config(config["rerank"])),
         video=record(configured_video(config["video"], 2)),
         n_shards=len(SHARDS),
         work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",

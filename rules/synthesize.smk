@@ -29,10 +29,7 @@ rule synthesize_queries:
         "benchmarks/synthesize_queries/{shard}.tsv"
     params:
         model=model_path(config["models"]["query_writer"]),
-        backend=config["synthesis"]["backend"],
-        variants=config["synthesis"]["variants"],
-        retries=config["synthesis"]["retries"],
-        max_new_tokens=config["synthesis"]["max_new_tokens"],
+        settings=record(SynthesisSettings.from_config(config["synthesis"])),
         code=code_version("synthesize_queries"),
     threads: 2
     resources:
@@ -76,9 +73,7 @@ rule filter_queries:
     log:
         "logs/filter_queries/filter_queries.log",
     params:
-        positive_depth=config["synthesis"]["positive_depth"],
-        max_negative_ratio=config["synthesis"]["max_negative_ratio"],
-        candidates=config["synthesis"]["candidates"],
+        settings=record(FilterSettings.from_config(config["synthesis"])),
         code=code_version("filter_queries"),
     conda:
         "../envs/eval.yaml"

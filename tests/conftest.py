@@ -5,11 +5,13 @@ from typing import Any
 
 import pytest
 
+from rankvideo.judge.settings import PartitionSettings
 from rankvideo.train.settings import LossSettings, StageSettings
 from rankvideo.workflow.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = load_config(REPO / "config.yaml")
+PAPER_PARTITION = PartitionSettings.from_config(PAPER_CONFIG["judge"])  # alpha1 -6, alpha2 -8, at least 1 trusted negative
 PAPER_LOSSES = LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], PAPER_CONFIG["train"]["stage2"]["losses"])
 
 
@@ -42,6 +44,14 @@ def tiny_model(tmp_path_factory) -> Path:
     from rankvideo.demo.tiny import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_omniembed(tmp_path_factory) -> Path:
+    """The package's tiny OmniEmbed (thinker + 4.x-named LoRA adapter), built offline once per session."""
+    from rankvideo.demo.tiny_omni import build_tiny_omniembed
+
+    return build_tiny_omniembed(tmp_path_factory.mktemp("tiny-omniembed"), seed=0)
 
 
 @pytest.fixture(scope="session")

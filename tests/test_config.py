@@ -58,10 +58,10 @@ def test_demo_overlay_validates():
     (lambda c: c["train"]["stage2"].update(tau_pairr=3), "train.stage2: Unevaluated properties are not allowed ('tau_pairr' was unexpected)"),
     (lambda c: c["train"]["stage1"].update(negatives=2), "train.stage1: Unevaluated properties are not allowed ('negatives' was unexpected)"),
     (lambda c: c["rerank"].pop("depth"), "rerank: 'depth' is a required property"),
-    (lambda c: c["first_stage"].update(backend="bm25"), "first_stage.backend: expected one of ['precomputed', 'sentence-transformers'], got 'bm25'"),
+    (lambda c: c["first_stage"].update(backend="bm25"), "first_stage.backend: expected one of ['precomputed', 'sentence-transformers', 'omniembed'], got 'bm25'"),
     (lambda c: c["evaluation"].update(cutoffs=[10, 0]), "evaluation.cutoffs.1: expected >= 1, got 0"),
     (lambda c: c["rerank"].update(depth=2000), "rerank.depth: 2000 exceeds first_stage.depth 1000"),
-    (lambda c: c["first_stage"].update(run=None), "first_stage.run: the 'precomputed' backend needs the path"),
+    (lambda c: c["first_stage"].update(backend="precomputed", run=None), "first_stage.run: the 'precomputed' backend needs the path"),
     (lambda c: c["video"].update(min_pixels=10**6), "video.min_pixels: 1000000 exceeds video.max_pixels"),
 ])
 def test_errors_name_the_key(config, mutate, expected):
@@ -134,6 +134,9 @@ def test_a_variant_depends_only_on_the_loss_settings_its_terms_read(config):
      "other_first_stages.CLIP.depth: 50 is below rerank.depth 100"),
     (lambda c: c["other_first_stages"].update(OmniEmbed={"backend": "precomputed", "run": "r.json", "model": "m", "text_fields": ["title"], "depth": 1000}),
      "other_first_stages.OmniEmbed: the name of first_stage"),
+    (lambda c: c["other_first_stages"].update(Omni2={"backend": "omniembed", "run": None, "model": "m", "text_fields": ["asr"], "depth": 1000}),
+     "other_first_stages.Omni2: 'adapter' is a required property"),
+    (lambda c: c["omniembed"].update(frame_size=100), "omniembed.frame_size: expected multipleOf 28, got 100"),
 ])
 def test_reranker_kinds_and_the_ablation_are_checked(config, mutate, expected):
     bad = copy.deepcopy(config)
@@ -147,7 +150,8 @@ def test_reranker_kinds_and_the_ablation_are_checked(config, mutate, expected):
 
 def test_settings_travel_to_a_rule_as_plain_data_and_come_back(config):
     """Snakemake compares params by repr and skips objects it cannot represent: settings travel as dicts."""
-    from rankvideo.train.settings import Stage1Settings, Stage2Settings, from_record, record
+    from rankvideo.files.settings import from_record, record
+    from rankvideo.train.settings import Stage1Settings, Stage2Settings
     from rankvideo.workflow.config import stage1_settings, stage2_settings
 
     pair_only, full = stage2_settings(config, ["pair"]), stage2_settings(config, ["pair", "point", "teacher"])

@@ -21,6 +21,8 @@ from rankvideo.judge.training_sets import rotate, sample_negatives, stage2_rows
 from rankvideo.models.prompts import log_sigmoid, query_suffix, render, render_caption, shared_prefix, sigmoid
 from rankvideo.rerank.reranker import scored
 from rankvideo.synthesize.filters import Candidate, filter_queries
+from rankvideo.synthesize.settings import FilterSettings
+from tests.conftest import PAPER_PARTITION
 
 
 def error_of(reader, path, *args, **kwargs) -> str:
@@ -100,7 +102,7 @@ def test_predictions_read_the_asked_field_and_refuse_a_pair_twice(tmp_path):
 def test_partition_goes_on_after_a_dropped_query():
     judgments = [Judgment("q1", "p", True, 1.0), Judgment("q1", "h", False, -1.0),   # no trusted negative: dropped
                  Judgment("q2", "p", True, 1.0), Judgment("q2", "t", False, -7.0)]
-    kept, dropped = partition(judgments, -6.0, -8.0, 1)
+    kept, dropped = partition(judgments, PAPER_PARTITION)
     assert [p.query_id for p in kept] == ["q2"] and reasons(dropped) == {"q1": ("judge", "few_trusted_negatives", "0 trusted negative(s) < 1")}
 
 
@@ -201,16 +203,16 @@ def test_judge_prompt_text():
 
 def test_a_positive_scoring_zero_is_dropped_and_the_next_query_still_judged():
     run = {"qa": {"pos": 0.0, "n": -1.0}, "qb": {"pos": 0.5, "n": 0.25}}
-    kept, dropped = filter_queries(run, {"qa": {"pos"}, "qb": {"pos"}}, 10, 2.0, 5)
+    kept, dropped = filter_queries(run, {"qa": {"pos"}, "qb": {"pos"}}, FilterSettings(10, 2.0, 5))
     assert reasons(dropped) == {"qa": ("filter", "filter_b", "filter b: positive scores 0.0000 <= 0, no ratio to judge")}
     assert kept == [Candidate("qb", "pos", 0.5, [("n", 0.25)])]
 
 
 def test_partition_refuses_two_positives_and_reads_past_the_positive():
     with pytest.raises(ValueError) as info:
-        partition([Judgment("q", "a", True, 1.0), Judgment("q", "b", True, 1.0)], -6.0, -8.0, 1)
+        partition([Judgment("q", "a", True, 1.0), Judgment("q", "b", True, 1.0)], PAPER_PARTITION)
     assert str(info.value) == "query q: expected one judged positive, found 2"
-    kept, _ = partition([Judgment("q", "n1", False, -7.0), Judgment("q", "p", True, 1.0), Judgment("q", "n2", False, -9.0)], -6.0, -8.0, 1)
+    kept, _ = partition([Judgment("q", "n1", False, -7.0), Judgment("q", "p", True, 1.0), Judgment("q", "n2", False, -9.0)], PAPER_PARTITION)
     assert [j.video_id for j in kept[0].trusted] == ["n1", "n2"]
 
 
@@ -223,10 +225,10 @@ def test_rotation_walks_a_seeded_order_forward():
     assert [rotate(pool, 2, 3, "q", e) for e in range(3)] == [order[0:2], order[2:4], [order[4], order[0]]]
     assert rotate(pool, 5, 3, "q", 1) == order and rotate(pool, 9, 3, "q", 0) == order
     negatives = [Judgment("q", f"n{i}", False, -7.0) for i in range(5)]
-    part, _ = partition([Judgment("q", "p", True, 1.0), *negatives], -6.0, -8.0, 1)
+    part, _ = partition([Judgment("q", "p", True, 1.0), *negatives], PAPER_PARTITION)
     assert [j.video_id for j in sample_negatives(part[0], 2, seed=3, epoch=1)] == [f"n{i}" for i in order[2:4]]
     assert [j.video_id for j in sample_negatives(part[0], 2, seed=3)] == [f"n{i}" for i in order[0:2]]  # epoch 0 by default
-    other, _ = partition([Judgment("r", "p", True, 1.0), *(Judgment("r", j.video_id, False, -7.0) for j in negatives)], -6.0, -8.0, 1)
+    other, _ = partition([Judgment("r", "p", True, 1.0), *(Judgment("r", j.video_id, False, -7.0) for j in negatives)], PAPER_PARTITION)
     order_r = list(pool)
     random.Random("3:r").shuffle(order_r)
     assert [j.video_id for j in sample_negatives(other[0], 5, seed=3)] == [f"n{i}" for i in order_r]
@@ -236,7 +238,7 @@ def test_training_and_judgment_rows_have_these_fields():
     j = Judgment("q", "v", False, -2.0, "because", 0.0)
     assert judgment_rows([j]) == [{"query_id": "q", "video_id": "v", "is_positive": False, "delta": -2.0, "reasoning": "because",
                                    "yes_threshold": 0.0, "p_yes": sigmoid(-2.0), "says_yes": False}]
-    part, _ = partition([Judgment("q", "p", True, 1.0), Judgment("q", "v", False, -7.0, "no")], -6.0, -8.0, 1)
+    part, _ = partition([Judgment("q", "p", True, 1.0), Judgment("q", "v", False, -7.0, "no")], PAPER_PARTITION)
     records = {"p": {"path": "/p.mp4", "caption": "cp", "asr": "ap"}, "v": {"path": "/v.mp4", "caption": "cv", "asr": "av"}}
     assert stage2_rows(part, {"q": "text"}, records)[1] == {
         "query_id": "q", "query": "text", "doc_id": "v", "videos": ["/v.mp4"], "true_label": 0, "teacher_p_yes": sigmoid(-7.0),

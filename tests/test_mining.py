@@ -1,5 +1,7 @@
 """Query parsing, the first-stage filters, the teacher partition and the training sets on hand-worked fixtures."""
 
+from dataclasses import replace
+
 import pytest
 
 from rankvideo.files.skips import Why
@@ -9,6 +11,8 @@ from rankvideo.judge.training_sets import sample_negatives, stage1_rows, stage2_
 from rankvideo.models.textllm import Margin
 from rankvideo.synthesize.filters import Candidate, filter_queries
 from rankvideo.synthesize.queries import SyntheticQuery, deduplicate, evidence, parse_query, synthesize
+from rankvideo.synthesize.settings import FilterSettings, SynthesisSettings
+from tests.conftest import PAPER_PARTITION
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -59,7 +63,7 @@ class ScriptedLLM:
 def test_synthesize_retries_malformed_answers_then_records_them():
     records = [{"video_id": "v1", "metadata": {"title": "Volcano erupts"}, "caption": "", "asr": "lava everywhere", "ocr": ""}]
     llm = ScriptedLLM(["lava flows from a volcano", "", "why did the volcano erupt", "x", "y"])
-    queries, skips = synthesize(records, llm, ["audio", "metadata", "ocr", "all"], retries=2)
+    queries, skips = synthesize(records, llm, SynthesisSettings("transformers", ("audio", "metadata", "ocr", "all"), retries=2, max_new_tokens=64))
     assert [(q.variant, q.text, q.attempt) for q in queries] == [("audio", "lava flows from a volcano", 0), ("all", "why did the volcano erupt", 0)]
     assert {s.item_id: s.reason.split(";")[0] for s in skips} == {"v1:ocr": "no ocr text for this video",
                                                                    "v1:metadata": "answer too short: 'y' after 3 attempts"}
@@ -82,7 +86,7 @@ RELEVANT = {"qa": {"pos"}, "qb": {"pos"}, "qc": {"pos"}, "qd": {"p1", "p2"}, "qe
 
 
 def test_first_stage_filters_on_a_hand_worked_fixture():
-    kept, dropped = filter_queries(RUN, RELEVANT, positive_depth=3, max_negative_ratio=2.0, n_candidates=5)
+    kept, dropped = filter_queries(RUN, RELEVANT, FilterSettings(positive_depth=3, max_negative_ratio=2.0, candidates=5))
     assert [(c.query_id, c.positive, [v for v, _ in c.negatives]) for c in kept] == [("qa", "pos", ["n1", "n2"]), ("qd", "p2", ["n1"])]
     why = {s.item_id: s for s in dropped}
     assert why["qb"].code == Why.FILTER_B and why["qb"].reason.startswith("filter b: top hard negative n1 scores 0.4500 > 2.0 x positive 0.2000")
@@ -100,19 +104,19 @@ def test_partition_on_a_hand_worked_fixture():
         J("q2", "p", -0.1, True), J("q2", "t", -9.0),        # positive misjudged: dropped
         J("q3", "p", 2.0, True), J("q3", "h", -5.9), J("q3", "s", 4.0),  # no trusted negative: dropped
     ]
-    kept, dropped = partition(judgments, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    kept, dropped = partition(judgments, PAPER_PARTITION)
     assert len(kept) == 1
     part = kept[0]
     assert ([j.video_id for j in part.trusted], [j.video_id for j in part.hard], [j.video_id for j in part.suspected]) == (["t1", "t2"], ["h1"], ["s1"])
     assert {s.item_id: (s.stage, s.code, s.reason) for s in dropped} == {
         "q2": ("judge", Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta -0.100)"),
         "q3": ("judge", Why.FEW_TRUSTED_NEGATIVES, "0 trusted negative(s) < 1")}
-    loose, _ = partition(judgments, alpha1=-1.0, alpha2=-8.0, min_trusted=1)  # a looser alpha1 trusts h1 and q3's h
+    loose, _ = partition(judgments, replace(PAPER_PARTITION, alpha1=-1.0))  # a looser alpha1 trusts h1 and q3's h
     assert [j.video_id for j in loose[0].trusted] == ["t1", "t2", "h1"] and [p.query_id for p in loose] == ["q1", "q3"]
 
 
 def test_negatives_rotate_across_epochs_and_training_rows():
-    part, _ = partition([J("q", "p", 1.0, True), *(J("q", f"n{i}", -7.0) for i in range(5))], -6.0, -8.0, 1)
+    part, _ = partition([J("q", "p", 1.0, True), *(J("q", f"n{i}", -7.0) for i in range(5))], PAPER_PARTITION)
     epochs = [sample_negatives(part[0], k=2, seed=3, epoch=e) for e in range(3)]
     assert all(len(e) == 2 for e in epochs)
     assert {j.video_id for e in epochs for j in e} == {f"n{i}" for i in range(5)}  # three epochs of two see all five
@@ -129,17 +133,17 @@ def test_negatives_rotate_across_epochs_and_training_rows():
 @pytest.mark.parametrize("negative, kept", [(0.5, True), (0.5000001, False), (0.4999999, True)])
 def test_filter_b_drops_only_above_exactly_twice_the_positive(negative, kept):
     run = {"q": {"pos": 0.25, "neg": negative}}
-    found, dropped = filter_queries(run, {"q": {"pos"}}, positive_depth=10, max_negative_ratio=2.0, n_candidates=5)
+    found, dropped = filter_queries(run, {"q": {"pos"}}, FilterSettings(positive_depth=10, max_negative_ratio=2.0, candidates=5))
     assert (len(found) == 1, "q" in {s.item_id for s in dropped}) == (kept, not kept)
 
 
 def test_alpha2_decides_suspected_against_hard():
     judgments = [J("q", "p", 3.0, True), J("q", "t", -7.0), J("q", "y1", 0.5), J("q", "y2", 2.5)]
-    default, _ = partition(judgments, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    default, _ = partition(judgments, PAPER_PARTITION)
     assert [j.video_id for j in default[0].suspected] == ["y1", "y2"] and default[0].hard == []
-    strict, _ = partition(judgments, alpha1=-6.0, alpha2=1.0, min_trusted=1)  # only confident yes answers are suspected
+    strict, _ = partition(judgments, replace(PAPER_PARTITION, alpha2=1.0))  # only confident yes answers are suspected
     assert [j.video_id for j in strict[0].suspected] == ["y2"] and [j.video_id for j in strict[0].hard] == ["y1"]
-    at_boundary, _ = partition(judgments, alpha1=-6.0, alpha2=2.5, min_trusted=1)  # delta > alpha2, strictly
+    at_boundary, _ = partition(judgments, replace(PAPER_PARTITION, alpha2=2.5))  # delta > alpha2, strictly
     assert at_boundary[0].suspected == [] and [j.video_id for j in at_boundary[0].hard] == ["y1", "y2"]
 
 
@@ -150,14 +154,14 @@ def test_yes_threshold_moves_the_teachers_answer():
     assert [j.says_yes for j in own] == [True, False] and own[0].reasoning == "r" and own[1].reasoning == ""
     raised = read_judgments(rows, yes_threshold=1.0)
     assert [j.says_yes for j in raised] == [False, False]
-    kept, dropped = partition(raised, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    kept, dropped = partition(raised, PAPER_PARTITION)
     assert kept == [] and [(s.item_id, s.code, s.reason) for s in dropped] == [("q", Why.MISJUDGED_POSITIVE, "teacher misjudged the positive p (delta 0.500)")]
 
 
 def test_partition_rows_read_back_as_the_partition():
     judgments = [Judgment("q", "p", True, 2.0, "why", 0.5), Judgment("q", "t", False, -7.0, "", 0.5),
                  Judgment("q", "h", False, -1.0, "", 0.5), Judgment("q", "s", False, 1.0, "", 0.5)]
-    kept, _ = partition(judgments, alpha1=-6.0, alpha2=-8.0, min_trusted=1)
+    kept, _ = partition(judgments, PAPER_PARTITION)
     assert read_partitions(partition_rows(kept)) == kept
     assert [j.yes_threshold for j in read_partitions(partition_rows(kept))[0].hard] == [0.5]
 

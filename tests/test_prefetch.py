@@ -16,7 +16,8 @@ def test_paper_config_needs_every_hub_model_and_whisper():
     assert Checkpoint("whisper", "large-v2") in found
     hub = {c.name for c in found if c.source == "hub"}
     assert hub == {"Qwen/Qwen3-Omni-30B-A3B-Instruct", "Qwen/Qwen3-32B", "liuwenhan/reasonrank-32B", "Qwen/Qwen3-VL-8B-Instruct",
-                   "Qwen/Qwen3-VL-8B-Thinking", "Qwen/Qwen3-VL-Reranker-8B"}
+                   "Qwen/Qwen3-VL-8B-Thinking", "Qwen/Qwen3-VL-Reranker-8B",
+                   "Tevatron/Qwen2.5-Omni-7B-Thinker", "Tevatron/OmniEmbed-v0.1-multivent", "Qwen/Qwen2.5-Omni-7B"}  # OmniEmbed
     assert len(found) == len(set(found)), "each checkpoint once, however many roles share it"
 
 

@@ -97,7 +97,12 @@ def test_demo_produces_real_first_stage_metrics(demo_run):
 @pytest.mark.slow
 def test_zero_shot_base_model_is_the_first_reranker(demo_run):
     results = json.loads((demo_run / "results/eval/ndcg.json").read_text())
-    assert list(results["systems"]) == ["MiniLM", "QVL-I", "QVL-T", "QVL-R", "ReasonRank", "RV-1", "RV-2", "RV-2-P+PT", "RV-2-P"]
+    assert list(results["systems"]) == ["MiniLM", "QVL-I", "QVL-T", "QVL-R", "ReasonRank", "RV-1", "RV-2", "RV-2-P+PT", "RV-2-P",
+                                        "MiniLM-meta", "OmniEmbed"]  # the other first stages, each on its own
+    omni = results["systems"]["OmniEmbed"]  # the tiny OmniEmbed's own run: encode_corpus, encode_queries, first_stage
+    assert omni["kind"] == "first_stage" and len(omni["per_query"]) == 16
+    run = read_trec_run(demo_run / "results/first_stage/OmniEmbed/test.trec")
+    assert len(run) == 16 and all(len(ranked) == 49 for ranked in run.values())  # depth 1000 > corpus: every usable video
     good = {r.video_id for r in read_video_sheet(demo_run / "results/corpus/videos.tsv")}
     for name in ("QVL-I", "ReasonRank"):  # a video reranker over frames, the text reranker over caption + ASR records
         assert results["systems"][name]["kind"] == "reranker" and len(results["systems"][name]["per_query"]) == 16
@@ -191,6 +196,7 @@ def test_synthesis_lineage_writes_training_sets_and_funnel(demo_run):
     assert "BRIDGE CLOSED FOR REPAIRS" in text["ocr"]
     skipped = (demo_run / "results/skipped.tsv").read_text()
     assert "v049\tasr\textraction_failed\tno audio stream" in skipped and "\tfilter\t" in skipped
+    assert "v049\tencode_corpus\tno_audio\tno audio track: encoded without audio" in skipped  # OmniEmbed: video and text only
 
 
 @pytest.mark.slow
@@ -202,7 +208,7 @@ def test_paper_analyses_and_the_html_report(demo_run):
     assert "visual (4)" in (paper / "ndcg_by_group.md").read_text()  # the demo's query modalities, 4 test queries each
     assert (paper / "figure3_ecdf.png").stat().st_size > 20_000
     table2 = (paper / "table2.md").read_text()  # RV-2 over the main first stage and the demo's metadata-only one
-    assert "| MiniLM |" in table2 and "| MiniLM-meta |" in table2 and table2.count("| + RV-2 |") == 2
+    assert "| MiniLM |" in table2 and "| MiniLM-meta |" in table2 and "| OmniEmbed |" in table2 and table2.count("| + RV-2 |") == 3
     table7 = (paper / "table7.md").read_text()
     assert [line.split("|")[1].strip() for line in table7.splitlines() if line.startswith("| ") and "Δ%" not in line][1:] == [
         "MiniLM", "P+PT+T (RV-2)", "P+PT (RV-2-P+PT)", "P (RV-2-P)"]
@@ -226,6 +232,28 @@ def test_schema_error_fails_at_parse_time_naming_the_key(demo_run):
     bad = snakemake(demo_run, "-n", overlays=("config/bad.yaml",))
     assert bad.returncode != 0
     assert "rerank.depth: expected type 'integer', got 'many'" in bad.stdout + bad.stderr
+
+
+def test_the_paper_config_plans_omniembed_inside_the_dag(tmp_path):
+    """config.yaml as it is, on a one-video stand-in for MultiVENT 2.0's files: no precomputed run is asked for; the
+    DAG encodes the corpus per shard and both query splits, searches them, and filters the synthetic queries."""
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    data = tmp_path / "data/multivent2"
+    data.mkdir(parents=True)
+    (data / "videos.tsv").write_text("video_id\tpath\ttitle\n1\tvideos/1.mp4\ta title\n")
+    for split in ("train", "test"):
+        (data / f"queries_{split}.tsv").write_text("q1\tan event\n")
+    (data / "qrels.txt").write_text("q1 0 1 1\n")
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/eval/ndcg.json", "--cores", "1", "--config", "workflow={shards: 2}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=workdir_env(tmp_path), check=False)
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
+    planned = jobs_run(dry.stdout)
+    assert sorted(w for r, w in planned if r == "encode_corpus") == ["stage=OmniEmbed, shard=0", "stage=OmniEmbed, shard=1"]
+    assert sorted(w for r, w in planned if r == "encode_queries") == ["stage=OmniEmbed, split=synthetic", "stage=OmniEmbed, split=test"]
+    assert sorted(w for r, w in planned if r == "first_stage") == ["stage=OmniEmbed, split=synthetic", "stage=OmniEmbed, split=test"]
+    assert "filter_queries" in {r for r, _ in planned}
 
 
 @pytest.mark.parametrize("overlays", [(), ("--configfile", "config/demo.yaml")], ids=["cluster", "demo"])

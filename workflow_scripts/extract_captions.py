@@ -2,7 +2,9 @@
 
 from rankvideo.extract.captions import load_captioner
 from rankvideo.extract.records import extract_each
+from rankvideo.extract.settings import CaptionSettings
 from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.settings import from_record
 from rankvideo.files.skips import write_skips
 from rankvideo.files.video import VideoSettings
 from rankvideo.files.video_sheet import read_video_sheet
@@ -14,7 +16,8 @@ def main(sm) -> None:
     videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
-        captioner = load_captioner(p.model, p.backend, VideoSettings(**p.video), p.max_tokens)
+        settings = from_record(CaptionSettings, p.settings)
+        captioner = load_captioner(p.model, settings.caption_backend, VideoSettings(**p.video), settings.caption_max_tokens)
         rows, skips = extract_each(videos, "caption", p.model, lambda v: {"text": captioner.caption(v.path)})
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)

@@ -2,7 +2,9 @@
 
 from rankvideo.extract.ocr import TesseractOcr
 from rankvideo.extract.records import extract_each
+from rankvideo.extract.settings import OcrSettings
 from rankvideo.files.jsonl import write_jsonl
+from rankvideo.files.settings import from_record
 from rankvideo.files.skips import write_skips
 from rankvideo.files.video_sheet import read_video_sheet
 from rankvideo.workflow.scripts import run_script
@@ -12,7 +14,8 @@ def main(sm) -> None:
     videos = read_video_sheet(sm.input.videos)
     rows, skips = [], []
     if videos:
-        ocr = TesseractOcr(sm.params.languages, sm.params.fps, sm.params.max_frames)
+        settings = from_record(OcrSettings, sm.params.settings)
+        ocr = TesseractOcr(settings.ocr_languages, settings.ocr_fps, settings.ocr_max_frames)
         rows, skips = extract_each(videos, "ocr", ocr.name, lambda video: {"text": ocr.read(video.path)})
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)

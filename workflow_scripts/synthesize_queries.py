@@ -3,8 +3,10 @@
 import logging
 
 from rankvideo.files.jsonl import read_jsonl, write_jsonl
+from rankvideo.files.settings import from_record
 from rankvideo.files.skips import write_skips
 from rankvideo.synthesize.queries import as_rows, synthesize
+from rankvideo.synthesize.settings import SynthesisSettings
 from rankvideo.workflow.scripts import run_script
 
 
@@ -14,7 +16,8 @@ def main(sm) -> None:
     if records:
         from rankvideo.models.textllm import load_text_llm
 
-        queries, skips = synthesize(records, load_text_llm(sm.params.backend, sm.params.model), sm.params.variants, sm.params.retries, sm.params.max_new_tokens)
+        settings = from_record(SynthesisSettings, sm.params.settings)
+        queries, skips = synthesize(records, load_text_llm(settings.backend, sm.params.model), settings)
     logging.info("%d queries written, %d skipped", len(queries), len(skips))
     write_jsonl(sm.output.rows, as_rows(queries))
     write_skips(sm.output.skipped, skips)

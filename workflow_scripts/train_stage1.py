@@ -1,10 +1,11 @@
 """Rule train_stage1: perception SFT (caption generation), resumable, with its loss log and plot."""
 
+from rankvideo.files.settings import from_record
 from rankvideo.files.training_rows import read_stage1_rows
 from rankvideo.files.video import VideoSettings
 from rankvideo.train.history import write_history
 from rankvideo.train.job import train_job
-from rankvideo.train.settings import Stage1Settings, from_record
+from rankvideo.train.settings import Stage1Settings
 from rankvideo.train.stage1 import train_stage1
 from rankvideo.workflow.scripts import run_script
 

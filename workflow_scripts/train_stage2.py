@@ -1,10 +1,11 @@
 """Rule train_stage2: ranking with pairwise + pointwise + teacher losses, resumable, with its loss log and plot."""
 
+from rankvideo.files.settings import from_record
 from rankvideo.files.training_rows import read_stage2_rows
 from rankvideo.files.video import VideoSettings
 from rankvideo.train.history import write_history
 from rankvideo.train.job import train_job
-from rankvideo.train.settings import Stage2Settings, from_record, loss_label
+from rankvideo.train.settings import Stage2Settings, loss_label
 from rankvideo.train.stage2 import train_stage2
 from rankvideo.workflow.scripts import run_script
 

@@ -52,8 +52,10 @@ def _system_entry(kind: str, source: str, run: Mapping[str, Mapping[str, float]]
 
 def evaluate_systems(first_stage: str | Path, rerankers: Mapping[str, str | Path], qrels_path: str | Path,
                      query_ids: Sequence[str] | None, cutoffs: Sequence[int], depth: int, rerank_depth: int,
-                     first_stage_name: str, dataset: str, score_field: str = "logit_delta") -> dict[str, Any]:
-    """Metrics for the first stage and every reranker cascaded on it: the content of ndcg.json."""
+                     first_stage_name: str, dataset: str, score_field: str = "logit_delta",
+                     other_first_stages: Mapping[str, tuple[str | Path, int]] | None = None) -> dict[str, Any]:
+    """Metrics for the first stage and every reranker cascaded on it, then for each other first stage (its run and
+    depth) on its own: the content of ndcg.json."""
     qrels = read_qrels(qrels_path)
     fs_run = truncate(read_run(first_stage), depth)
     if query_ids is None:
@@ -63,6 +65,8 @@ def evaluate_systems(first_stage: str | Path, rerankers: Mapping[str, str | Path
     for name, path in rerankers.items():
         reranked = cascade(fs_run, load_scores(path, score_field), rerank_depth)
         systems[name], _ = _system_entry("reranker", str(path), reranked, qrels, query_ids, cutoffs)
+    for name, (path, other_depth) in (other_first_stages or {}).items():
+        systems[name], _ = _system_entry("first_stage", str(path), truncate(read_run(path), other_depth), qrels, query_ids, cutoffs)
     return {
         "dataset": dataset,
         "first_stage": first_stage_name,

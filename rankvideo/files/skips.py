@@ -20,8 +20,9 @@ HEADER = ("id", "stage", "code", "reason")
 class Why(StrEnum):
     """Why an item was left out, one code per cause; the stage that writes each is named beside it."""
 
-    UNREADABLE_VIDEO = "unreadable_video"  # corpus probe: the video cannot be decoded as the model samples it
-    NO_AUDIO = "no_audio"  # corpus probe: kept for video stages, no speech for ASR
+    UNREADABLE_VIDEO = "unreadable_video"  # corpus probe: the video cannot be decoded as the model samples it; encode_corpus:
+    # its frames cannot be decoded, the embedding is made without them
+    NO_AUDIO = "no_audio"  # corpus probe: kept for video stages, no speech for ASR; encode_corpus: embedded without audio
     EXTRACTION_FAILED = "extraction_failed"  # ASR / OCR / captions failed on this video
     NO_VIEW_TEXT = "no_view_text"  # synthesis: the variant's view of the video has no text
     MALFORMED_ANSWER = "malformed_answer"  # synthesis: no usable query after every retry

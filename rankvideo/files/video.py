@@ -195,6 +195,35 @@ def decode_sampled(path: str | Path, fps: float, max_frames: int) -> tuple[Video
     return info, indices, frames, times
 
 
+def decode_uniform(path: str | Path, nframes: int, size: int) -> np.ndarray:  # pragma: no mutate block
+    """qwen-omni-utils' fetch_video with `nframes` and a square `resized_height`/`resized_width` (OmniEmbed's document
+    video): `nframes` frames spread over the whole clip (fewer when it is shorter), bicubic antialiased to size x size."""
+    path = Path(path)
+    info = probe_video(path)
+    n = min(round_by_factor(nframes, FRAME_FACTOR), info.total_frames)
+    if n < FRAME_FACTOR:
+        raise VideoDecodeError(path, f"only {info.total_frames} frame(s); at least {FRAME_FACTOR} are needed")
+    frames, _ = _decode(path, frame_indices(info.total_frames, n))
+    return resize_frames(np.stack(frames), size, size)
+
+
+def decode_audio(path: str | Path, rate: int) -> np.ndarray | None:  # pragma: no mutate block
+    """The file's first audio track as mono float32 samples at `rate` Hz; None when it has no audio track."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = []
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        except av.error.FFmpegError as err:
+            raise VideoDecodeError(path, f"audio decoding failed: {type(err).__name__}: {err}") from None
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class VideoSettings:
     """How frames are sampled for the model (config.yaml `video`); the pixel budget of all frames together is

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankvideo.files.skips import Skip, Why
+from rankvideo.judge.settings import PartitionSettings
 from rankvideo.judge.teacher import Judgment, judgment_rows, read_judgments
 
 
@@ -23,10 +24,10 @@ class Partition:
         return self.trusted + self.hard
 
 
-def partition(judgments: Sequence[Judgment], alpha1: float, alpha2: float, min_trusted: int) -> tuple[list[Partition], list[Skip]]:
+def partition(judgments: Sequence[Judgment], settings: PartitionSettings) -> tuple[list[Partition], list[Skip]]:
     """Paper §4.2: trusted negatives (y=0, delta <= alpha1), suspected positives (y=1, delta > alpha2,
     dropped as likely false negatives), hard negatives (the rest). A query whose positive the teacher
-    misjudges, or with fewer than `min_trusted` trusted negatives, is dropped with the reason."""
+    misjudges, or with fewer than `min_trusted_negatives` trusted negatives, is dropped with the reason."""
     by_query: dict[str, list[Judgment]] = {}
     for j in judgments:
         by_query.setdefault(j.query_id, []).append(j)
@@ -43,14 +44,14 @@ def partition(judgments: Sequence[Judgment], alpha1: float, alpha2: float, min_t
         for j in by_query[qid]:
             if j.is_positive:
                 continue
-            if not j.says_yes and j.delta <= alpha1:
+            if not j.says_yes and j.delta <= settings.alpha1:
                 part.trusted.append(j)
-            elif j.says_yes and j.delta > alpha2:
+            elif j.says_yes and j.delta > settings.alpha2:
                 part.suspected.append(j)
             else:
                 part.hard.append(j)
-        if len(part.trusted) < min_trusted:
-            dropped.append(Skip(qid, "judge", Why.FEW_TRUSTED_NEGATIVES, f"{len(part.trusted)} trusted negative(s) < {min_trusted}"))
+        if len(part.trusted) < settings.min_trusted_negatives:
+            dropped.append(Skip(qid, "judge", Why.FEW_TRUSTED_NEGATIVES, f"{len(part.trusted)} trusted negative(s) < {settings.min_trusted_negatives}"))
             continue
         kept.append(part)
     return kept, dropped

@@ -1,5 +1,6 @@
-"""One place turns a `rerankers` entry of config.yaml into a reranker and the evidence it reads: the rerank rule,
-the latency rule and the Python API all go through it."""
+"""One place turns a `rerankers` entry of config.yaml into a reranker and the evidence it reads: the rerank and latency
+rules go through it. `python -m rankvideo.rerank` and the Python API take explicit arguments
+(VLMReranker's constructor) instead of a config entry."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from rankvideo.files.video import VideoSettings, video_for_format
 from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.rerank.settings import RerankSettings
 
 
 def is_text_reranker(spec: Mapping[str, Any]) -> bool:
@@ -16,18 +18,18 @@ def is_text_reranker(spec: Mapping[str, Any]) -> bool:
     return spec.get("kind", "video") == "text"
 
 
-def configured_reranker(spec: Mapping[str, Any], backend: str, video: VideoSettings, batch_size: int) -> Any:
+def configured_reranker(spec: Mapping[str, Any], settings: RerankSettings, video: VideoSettings) -> Any:
     """A reranker from its config entry: VLMReranker over frames, or TextReranker over caption + ASR (kind: text)."""
     if is_text_reranker(spec):
         from rankvideo.models.textllm import load_text_llm
         from rankvideo.rerank.text_reranker import TextReranker
 
-        return TextReranker(load_text_llm(backend, spec["model"]), spec["mode"], spec.get("max_reasoning_tokens", 0))
+        return TextReranker(load_text_llm(settings.backend, spec["model"]), spec["mode"], spec.get("max_reasoning_tokens", 0))
     from rankvideo.rerank.reranker import VLMReranker
 
     frames = video_for_format(spec["prompt_format"], video)
-    return VLMReranker(spec["model"], backend=backend, fps=frames.fps, max_frames=frames.max_frames, min_pixels=frames.min_pixels,
-                       max_pixels=frames.max_pixels, prompt_format=spec["prompt_format"], batch_size=batch_size,
+    return VLMReranker(spec["model"], backend=settings.backend, fps=frames.fps, max_frames=frames.max_frames, min_pixels=frames.min_pixels,
+                       max_pixels=frames.max_pixels, prompt_format=spec["prompt_format"], batch_size=settings.batch_size,
                        max_reasoning_tokens=spec.get("max_reasoning_tokens", 0))
 
 

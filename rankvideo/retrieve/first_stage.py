@@ -67,6 +67,29 @@ def dense_search(query_emb: np.ndarray, query_ids: Sequence[str], doc_emb: np.nd
     return {qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], rows[i]) if j >= 0} for i, qid in enumerate(query_ids)}
 
 
+def search_embeddings(query_file: str | Path, corpus_files: Sequence[str | Path], query_ids: Sequence[str], depth: int) -> Run:
+    """The depth-`depth` run of the queries over the corpus shards' embeddings (rankvideo.files.embeddings), which must
+    all come from one encoder run: a shard made otherwise is an error naming it."""
+    from rankvideo.files.embeddings import read_embeddings
+
+    ids, queries, made_by = read_embeddings(query_file)
+    if ids != list(query_ids):
+        raise ValueError(f"{query_file}: its queries are not the split's ({len(ids)} vs {len(query_ids)}); rerun encode_queries")
+    doc_ids: list[str] = []
+    parts = []
+    for path in corpus_files:
+        shard_ids, vectors, shard_made_by = read_embeddings(path)
+        differs = sorted(k for k in ("model", "adapter", "processor", "settings") if shard_made_by.get(k) != made_by.get(k))
+        if differs:
+            raise ValueError(f"{path}: encoded with other {differs} than {query_file}; rerun encode_corpus")
+        if shard_ids:
+            doc_ids += shard_ids
+            parts.append(vectors)
+    if not parts:
+        return {q: {} for q in query_ids}
+    return dense_search(np.ascontiguousarray(queries, dtype=np.float32), query_ids, np.concatenate(parts), doc_ids, depth)
+
+
 def retrieve_dense(model_name: str, queries: Mapping[str, str], docs: Mapping[str, str], depth: int) -> Run:
     from sentence_transformers import SentenceTransformer
 

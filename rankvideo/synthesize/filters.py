@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rankvideo.files.runs import ranked
 from rankvideo.files.skips import Skip, Why
+from rankvideo.synthesize.settings import FilterSettings
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,16 @@ def filtered(query_id: str, code: Why, reason: str) -> Skip:
     return Skip(query_id, "filter", code, reason)
 
 
-def filter_queries(run: Mapping[str, Mapping[str, float]], relevant: Mapping[str, set[str]], positive_depth: int,
-                   max_negative_ratio: float, n_candidates: int) -> tuple[list[Candidate], list[Skip]]:
+def filter_queries(run: Mapping[str, Mapping[str, float]], relevant: Mapping[str, set[str]],
+                   settings: FilterSettings) -> tuple[list[Candidate], list[Skip]]:
     """Paper §3 filters: (a) the positive must be in the first-stage top `positive_depth`; (b) drop the
-    query when its top hard negative scores more than `max_negative_ratio` times its positive.
+    query when its top hard negative scores more than `max_negative_ratio` times its positive. A kept query carries
+    its first `candidates` negatives.
 
     Filter (b) compares raw first-stage scores and so assumes they are positive (OmniEmbed's are);
     a query whose positive scores <= 0 is dropped, since no ratio can be judged for it.
     """
+    positive_depth, max_negative_ratio = settings.positive_depth, settings.max_negative_ratio
     kept: list[Candidate] = []
     dropped: list[Skip] = []
     for qid in sorted(relevant):
@@ -51,5 +54,5 @@ def filter_queries(run: Mapping[str, Mapping[str, float]], relevant: Mapping[str
             dropped.append(filtered(qid, Why.FILTER_B, f"filter b: top hard negative {negatives[0][0]} scores {negatives[0][1]:.4f} > "
                                                       f"{max_negative_ratio} x positive {scores[positive]:.4f}"))
             continue
-        kept.append(Candidate(qid, positive, scores[positive], negatives[:n_candidates]))
+        kept.append(Candidate(qid, positive, scores[positive], negatives[:settings.candidates]))
     return kept, dropped

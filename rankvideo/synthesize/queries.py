@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rankvideo.files.skips import Skip, Why
+from rankvideo.synthesize.settings import SynthesisSettings
 
 VARIANTS = ("caption", "audio", "ocr", "metadata", "all")
 SYSTEM = ("You write search queries for a video retrieval benchmark. From what is known about a video, write one "
@@ -72,9 +73,9 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def synthesize(records: Sequence[Mapping[str, Any]], llm, variants: Sequence[str], retries: int = 2,
-               max_new_tokens: int = 64) -> tuple[list[SyntheticQuery], list[Skip]]:
+def synthesize(records: Sequence[Mapping[str, Any]], llm, settings: SynthesisSettings) -> tuple[list[SyntheticQuery], list[Skip]]:
     """One query per (video, variant); a malformed answer is retried with sampling, then recorded as skipped."""
+    variants, retries = settings.variants, settings.retries
     queries: list[SyntheticQuery] = []
     skips: list[Skip] = []
     pending: list[tuple[Mapping[str, Any], str, str]] = []
@@ -88,7 +89,7 @@ def synthesize(records: Sequence[Mapping[str, Any]], llm, variants: Sequence[str
     for attempt in range(retries + 1):
         if not pending:
             break
-        answers = llm.generate([p for _, _, p in pending], max_new_tokens=max_new_tokens, sample=attempt > 0, seed=attempt)
+        answers = llm.generate([p for _, _, p in pending], max_new_tokens=settings.max_new_tokens, sample=attempt > 0, seed=attempt)
         retry = []
         for (record, variant, prompt), raw in zip(pending, answers):
             query, reason = parse_query(raw)

@@ -7,36 +7,12 @@ that use the teacher term and leaves the others alone (paper Table 7's ablations
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from rankvideo.files.errors import ConfigError
-
-
-def record(settings: Any) -> dict[str, Any]:
-    """Settings as plain data for a rule's params: Snakemake compares params by repr and skips any other object, so a
-    changed setting reruns its jobs only when it travels as a dict. The script rebuilds the settings with from_record."""
-    return asdict(settings)
-
-
-def from_record(cls: type, data: Mapping[str, Any]) -> Any:
-    """The settings `record` wrote, rebuilt as `cls`, nested settings (and None for a term that is off) included."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in fields(cls):
-        kinds = [k for k in typing.get_args(hints[f.name]) if k is not type(None)] if isinstance(hints[f.name], types.UnionType) else [hints[f.name]]
-        nested = next((k for k in kinds if is_dataclass(k)), None)
-        value = data[f.name]
-        values[f.name] = from_record(nested, value) if nested is not None and value is not None else value
-    return cls(**values)
-
-
-def _pick(cls: type, block: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys of `block` that are fields of the dataclass `cls`."""
-    return {f.name: block[f.name] for f in fields(cls) if f.name in block}
+from rankvideo.files.settings import pick
 
 
 @dataclass(frozen=True)
@@ -70,8 +46,8 @@ class StageSettings:
     @classmethod
     def from_config(cls, train: Mapping[str, Any], stage: str) -> StageSettings:
         """`train` is config.yaml's train block; `stage` is "stage1" or "stage2"."""
-        shared = {**_pick(cls, train), "lora": LoraSettings(**train["lora"])}
-        return cls(**_pick(cls, train[stage]), **shared)
+        shared = {**pick(cls, train), "lora": LoraSettings(**train["lora"])}
+        return cls(**pick(cls, train[stage]), **shared)
 
 
 @dataclass(frozen=True)
@@ -142,7 +118,7 @@ class LossSettings:
         unknown = sorted(set(terms) - set(LOSS_TERMS))
         if unknown:
             raise ConfigError(f"train.stage2.losses: unknown loss terms {unknown}; expected some of {list(LOSS_TERMS)}")
-        return cls(**{name: kind(**_pick(kind, stage2)) if name in terms else None for name, kind in LOSS_TERMS.items()})
+        return cls(**{name: kind(**pick(kind, stage2)) if name in terms else None for name, kind in LOSS_TERMS.items()})
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ def configured_checkpoints(config: Mapping[str, Any]) -> list[Checkpoint]:
     for stage in (config["first_stage"], *config["other_first_stages"].values()):
         if stage["backend"] != "precomputed":
             wanted.append(stage["model"])
+        if stage["backend"] == "omniembed":
+            wanted += [stage["adapter"], config["omniembed"]["processor"]]
     found = [Checkpoint("hub", m) for m in dict.fromkeys(wanted) if is_hub_id(m)]
     if config["extract"]["asr_backend"] == "openai-whisper" and models["asr"] not in PACKAGED_MODELS:
         found.append(Checkpoint("whisper", models["asr"].removeprefix("openai/whisper-")))

@@ -1,0 +1,34 @@
+"""The `extract` block of config.yaml as the typed settings of each job that reads it, one field per key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rankvideo.files.settings import from_block
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """Rule extract_ocr: Tesseract's language packs and the frames it reads."""
+
+    ocr_languages: str  # Tesseract's "+"-joined language packs
+    ocr_fps: float
+    ocr_max_frames: int
+
+    @classmethod
+    def from_config(cls, extract: Mapping[str, Any]) -> OcrSettings:
+        return from_block(cls, extract)
+
+
+@dataclass(frozen=True)
+class CaptionSettings:
+    """Rule extract_captions (paper §3): how the captioner (models.captioner) runs."""
+
+    caption_backend: str  # vllm on the cluster, transformers on CPU
+    caption_max_tokens: int
+
+    @classmethod
+    def from_config(cls, extract: Mapping[str, Any]) -> CaptionSettings:
+        return from_block(cls, extract)
