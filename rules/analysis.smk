@@ -15,6 +15,7 @@ rule paper_analysis:
         table1_csv=report("results/paper/table1.csv", caption="../report/table1.rst", category="Paper results"),
         published=report("results/paper/table1_vs_published.md", caption="../report/published.rst", category="Paper results"),
         table2=report("results/paper/table2.md", caption="../report/table2.rst", category="Paper results"),
+        first_stages=report("results/paper/first_stages.md", caption="../report/first_stages.rst", category="Paper results"),
         table4=report("results/paper/table4.md", caption="../report/table4.rst", category="Paper results"),
         table5=report("results/paper/table5.md", caption="../report/table5.rst", category="Paper results"),
         table7=report("results/paper/table7.md", caption="../report/table7.rst", category="Paper results"),

@@ -52,7 +52,7 @@ def all_targets():
             "results/train/rv1_loss.png", *expand("results/train/{stage2}_loss.png", stage2=STAGE2), "results/paper/table1.csv",
             "results/paper/table1_vs_published.md", "results/paper/table4.md", "results/paper/table5.md",
             "results/paper/table7.md", "results/paper/ndcg_by_group.md", "results/paper/figure3_ecdf.png",
-            "results/paper/figure4_latency.png", "results/paper/table2.md"]
+            "results/paper/figure4_latency.png", "results/paper/table2.md", "results/paper/first_stages.md"]
 
 
 def stage2_job_settings(wildcards):

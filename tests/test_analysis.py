@@ -7,8 +7,10 @@ from rankvideo.analysis.tables import (
     compare_cell,
     compare_table,
     first_relevant_rank,
+    first_stages_markdown,
     group_breakdown,
     load_published,
+    overlap_at,
     plot_ecdf,
     rank_changes,
     relevance_split,
@@ -109,3 +111,18 @@ def test_table2_gives_each_first_stage_its_reranked_row_and_change():
     lines = table2_markdown(rows, "RV-2", [10], "T").splitlines()
     assert lines[4:10] == ["| A | 0.500 | 0.400 |", "| + RV-2 | 0.600 | 0.500 |", "| Δ% | +20.00 | +25.00 |",
                            "| B | 0.000 | 0.200 |", "| + RV-2 | 0.100 | 0.100 |", "| Δ% | N/A | -50.00 |"]
+
+
+def test_overlap_is_the_shared_share_of_each_querys_top_k():
+    ours = {"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"d": 1.0, "e": 0.5}, "q3": {"f": 1.0}}
+    released = {"q1": {"c": 9.0, "a": 8.0, "z": 7.0}, "q2": {"e": 2.0, "d": 1.0}}
+    assert overlap_at(ours, released, 2) == pytest.approx((1 / 2 + 2 / 2 + 0) / 3)  # q1: {a, b} vs {c, a}; q3 absent there
+    assert overlap_at(ours, ours, 3) == pytest.approx((1 + 2 / 3 + 1 / 3) / 3)  # a list shorter than k shares fewer than k
+    assert overlap_at({}, released, 10) == 0.0
+
+
+def test_the_first_stages_table_gives_each_its_metrics_and_overlap_with_the_main_one():
+    means = {"Omni": {"R@10": 0.5, "nDCG@10": 0.4}, "Released": {"R@10": 0.6, "nDCG@10": 0.45}}
+    lines = first_stages_markdown(means, {"Released": {10: 0.8, 100: 0.9}}, "Omni", [10], "T").splitlines()
+    assert lines[2] == "| first stage | R@10 | nDCG@10 | overlap@10 with Omni | overlap@100 with Omni |"
+    assert lines[4:] == ["| Omni | 0.500 | 0.400 |  |  |", "| Released | 0.600 | 0.450 | 0.800 | 0.900 |"]

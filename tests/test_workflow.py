@@ -209,6 +209,9 @@ def test_paper_analyses_and_the_html_report(demo_run):
     assert (paper / "figure3_ecdf.png").stat().st_size > 20_000
     table2 = (paper / "table2.md").read_text()  # RV-2 over the main first stage and the demo's metadata-only one
     assert "| MiniLM |" in table2 and "| MiniLM-meta |" in table2 and "| OmniEmbed |" in table2 and table2.count("| + RV-2 |") == 3
+    stages = (paper / "first_stages.md").read_text().splitlines()
+    assert [line.split(" | ")[0] for line in stages[4:]] == ["| MiniLM", "| MiniLM-meta", "| OmniEmbed"]
+    assert all(line.endswith(" | 0.490 |") for line in stages[5:])  # each top 100 is the whole 49-video corpus: 49 of 100 shared
     table7 = (paper / "table7.md").read_text()
     assert [line.split("|")[1].strip() for line in table7.splitlines() if line.startswith("| ") and "Δ%" not in line][1:] == [
         "MiniLM", "P+PT+T (RV-2)", "P+PT (RV-2-P+PT)", "P (RV-2-P)"]

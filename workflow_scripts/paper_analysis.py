@@ -7,11 +7,14 @@ import logging
 from pathlib import Path
 
 from rankvideo.analysis.tables import (
+    OVERLAP_CUTOFFS,
     breakdown_markdown,
     compare_table,
     comparison_markdown,
+    first_stages_markdown,
     group_breakdown,
     load_published,
+    overlap_at,
     plot_ecdf,
     rank_changes,
     relevance_split,
@@ -67,6 +70,12 @@ def main(sm) -> None:
                               for r in (run, cascade(run, scores[p.reranker], p.rerank_depth)))
     atomic_write_text(sm.output.table2, table2_markdown(table2, p.reranker, p.cutoffs, f"{results['dataset']}: {p.reranker} "
                                                         f"on the top {p.rerank_depth} of each first stage, % change over it"))
+    runs = {stage: truncate(read_run(path), p.table2_depths[stage]) for stage, path in p.table2_runs.items()}
+    overlaps = {stage: {k: overlap_at(run, runs[p.first_stage_name], k) for k in OVERLAP_CUTOFFS}
+                for stage, run in runs.items() if stage != p.first_stage_name}
+    atomic_write_text(sm.output.first_stages, first_stages_markdown(
+        {stage: means[stage] for stage in runs}, overlaps, p.first_stage_name, p.cutoffs,
+        f"{results['dataset']}: each first stage alone, and how much of its top k the {p.first_stage_name} run shares"))
 
     if sm.input.groups:
         group_rows = list(csv.DictReader(Path(sm.input.groups[0]).read_text(encoding="utf-8").splitlines(), delimiter="\t"))

@@ -149,6 +149,33 @@ def table2_markdown(rows: Mapping[str, tuple[Mapping[str, float], Mapping[str, f
     return "\n".join(lines) + "\n"
 
 
+# --- First stages compared ------------------------------------------------------------------
+
+OVERLAP_CUTOFFS = (10, 100)  # top-k overlaps between first-stage runs
+
+
+def overlap_at(run: Mapping[str, Mapping[str, float]], other: Mapping[str, Mapping[str, float]], k: int) -> float:
+    """Mean over `run`'s queries of the share of its top k that `other`'s top k also holds (a query `other` lacks: 0)."""
+    if not run:
+        return 0.0
+    top = {q: {v for v, _ in ranked(scores)[:k]} for q, scores in other.items()}
+    return sum(len({v for v, _ in ranked(scores)[:k]} & top.get(q, set())) / k for q, scores in run.items()) / len(run)
+
+
+def first_stages_markdown(means: Mapping[str, Mapping[str, float]], overlaps: Mapping[str, Mapping[int, float]], main: str,
+                          cutoffs: Sequence[int], title: str) -> str:
+    """Every first stage on the test qrels, and the overlap of its top k with the main first stage's: whether an encoder
+    run in the DAG reproduces a released run of the same model (configured as a precomputed first stage)."""
+    names = metric_names(cutoffs)
+    ks = sorted({k for row in overlaps.values() for k in row})
+    lines = [f"**{title}**", "", "| first stage | " + " | ".join([*names, *(f"overlap@{k} with {main}" for k in ks)]) + " |",
+             "|---" * (len(names) + len(ks) + 1) + "|"]
+    for stage, row in means.items():
+        cells = [f"{row[m]:.3f}" for m in names] + [f"{overlaps[stage][k]:.3f}" if stage in overlaps else "" for k in ks]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # --- Table 7: the Stage 2 loss ablation ------------------------------------------------------
 
 def table7_markdown(results: Mapping[str, Any], rows: Mapping[str, str]) -> str:
