@@ -23,6 +23,7 @@ import torch
 
 from rankvideo.files.skips import Skip, Why
 from rankvideo.files.video_sheet import VideoRecord
+from rankvideo.retrieve.first_stage import EXTRACTED_FIELDS
 from rankvideo.retrieve.settings import OmniEmbedSettings
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def encoder_record(encoder: Mapping[str, str], settings: OmniEmbedSettings, text
 
 def document_values(video: VideoRecord, record: Mapping[str, Any] | None) -> dict[str, str]:
     """A video's text fields: its sheet metadata (title, description, ...) and its extracted caption, ASR and OCR."""
-    extracted = {f: record[f] for f in ("caption", "asr", "ocr") if record and isinstance(record.get(f), str)}
+    extracted = {f: record[f] for f in EXTRACTED_FIELDS if record and isinstance(record.get(f), str)}
     return {**video.metadata, **extracted}
 
 
