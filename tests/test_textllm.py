@@ -42,18 +42,3 @@ def test_a_missing_side_fails_loudly_never_as_zero():
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="unknown text LLM backend 'tgi'"):
         load_text_llm("tgi", "any")
-
-
-@pytest.mark.gpu
-def test_vllm_text_llm_end_to_end(tiny_model):
-    pytest.importorskip("vllm")
-    if not torch.cuda.is_available():
-        pytest.skip("vLLM needs a CUDA device")
-    from rankvideo.models.textllm import VLLMTextLLM
-
-    llm = VLLMTextLLM(str(tiny_model), max_model_len=2048, gpu_memory_utilization=0.3)
-    prompt = llm.chat_prompt("Judge relevance.", "Query: a red ball. Video: a red ball bouncing.") + "<answer>"
-    margins = llm.margins([prompt, prompt])
-    assert len(margins) == 2 and all(math.isfinite(m.delta) for m in margins)
-    assert margins[0].delta == pytest.approx(margins[1].delta, abs=1e-3)
-    assert len(llm.generate([prompt], max_new_tokens=4)) == 1

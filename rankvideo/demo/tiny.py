@@ -68,21 +68,27 @@ def build_tokenizer():
 def build_processor(tokenizer):
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
-    common = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2}
+    # Qwen3-VL's preprocessor_config: mean = std = 0.5 for images and videos alike (vLLM normalises video frames
+    # with the image processor's values, so a mismatch here would make the two backends see different pixels).
+    common = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
     size = {"shortest_edge": 64 * 64, "longest_edge": 256 * 256}
     return Qwen3VLProcessor(image_processor=Qwen2VLImageProcessor(size=size, **common), tokenizer=tokenizer,
                             video_processor=Qwen3VLVideoProcessor(size=size, **common), chat_template=CHAT_TEMPLATE)
 
 
-def build_config(tokenizer):
+def build_config(tokenizer, head_dim: int = 16, max_positions: int = 4096):
+    """The demo's sizes; `head_dim` 64 and a longer context make the twin vLLM's CPU attention accepts."""
     from transformers import Qwen3VLConfig
 
     ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    heads = 64 // head_dim
+    mrope = [head_dim // 4, head_dim // 8, head_dim // 8]  # (t, h, w) halves of the rotary dims, in Qwen3-VL's 2:1:1 ratio
     text = {"vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 2, 2], "mrope_interleaved": True},
+            "num_attention_heads": heads, "num_key_value_heads": max(1, heads // 2), "head_dim": head_dim,
+            "max_position_embeddings": max_positions,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope, "mrope_interleaved": True},
             "pad_token_id": tokenizer.pad_token_id}
     vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
               "patch_size": 16, "temporal_patch_size": 2, "spatial_merge_size": 2, "num_position_embeddings": 256,
@@ -90,7 +96,7 @@ def build_config(tokenizer):
     return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **ids)
 
 
-def build_tiny_qwen3vl(out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny_qwen3vl(out_dir: str | Path, seed: int = 0, head_dim: int = 16, max_positions: int = 4096) -> Path:
     """Build, initialise from `seed` and save (safetensors) the tiny model with its processor."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
@@ -98,7 +104,7 @@ def build_tiny_qwen3vl(out_dir: str | Path, seed: int = 0) -> Path:
     out_dir = Path(out_dir)
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
-    model = Qwen3VLForConditionalGeneration(build_config(tokenizer)).eval()
+    model = Qwen3VLForConditionalGeneration(build_config(tokenizer, head_dim, max_positions)).eval()
     model.save_pretrained(out_dir, safe_serialization=True)
     build_processor(tokenizer).save_pretrained(out_dir)
     write_model_card(out_dir, TINY_PROMPT_FORMAT, {"built_by": "rankvideo.demo.tiny.build_tiny_qwen3vl", "seed": seed})

@@ -153,17 +153,21 @@ class TextLLM:
 
 
 class VLLMTextLLM:
-    """TextLLM's interface on vLLM (GPU nodes, tensor-parallel over the job's GPUs). Prefix caching shares
-    the judge's system prompt and query across a query's candidates."""
+    """TextLLM's interface on vLLM (tensor-parallel over the job's GPUs), run in vLLM's own interpreter
+    (rankvideo.models.vllm_engine). Prefix caching shares the judge's system prompt and query across a query's
+    candidates. `dtype` "auto" serves the checkpoint's dtype (vLLM's CPU build turns float32 into bfloat16)."""
 
     def __init__(self, model_path: str, trust_remote_code: bool = False, max_model_len: int = 32768,
-                 gpu_memory_utilization: float = 0.9, tensor_parallel_size: int | None = None):
-        from vllm import LLM
+                 gpu_memory_utilization: float = 0.9, tensor_parallel_size: int | None = None, dtype: str = "auto"):
+        from transformers import AutoTokenizer
 
-        self.llm = LLM(model=model_path, trust_remote_code=trust_remote_code, enable_prefix_caching=True, max_model_len=max_model_len,
-                       gpu_memory_utilization=gpu_memory_utilization, logprobs_mode="processed_logprobs",
-                       tensor_parallel_size=tensor_parallel_size or max(1, torch.cuda.device_count()))
-        self.tokenizer = self.llm.get_tokenizer()
+        from rankvideo.models.vllm_engine import VLLMProcess
+
+        self.engine = VLLMProcess(model=model_path, trust_remote_code=trust_remote_code, enable_prefix_caching=True,
+                                  max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype,
+                                  logprobs_mode="processed_logprobs",
+                                  tensor_parallel_size=tensor_parallel_size or max(1, torch.cuda.device_count()))
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.name = model_path
 
     def chat_prompt(self, system: str, user: str) -> str:
@@ -172,24 +176,18 @@ class VLLMTextLLM:
     def generate(self, prompts: Sequence[str], max_new_tokens: int = 48, sample: bool = False, seed: int = 0,
                  batch_size: int = 16) -> list[str]:
         """One completion per prompt, in input order; vLLM batches by itself (batch_size is the transformers knob)."""
-        from vllm import SamplingParams
-
-        params = SamplingParams(**vllm_sampling(max_new_tokens, sample, seed))
-        return [out.outputs[0].text for out in self.llm.generate(list(prompts), params)]
+        ids = self.engine.generate_ids(prompts, vllm_sampling(max_new_tokens, sample, seed))
+        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
     def margins(self, prompts: Sequence[str], batch_size: int = 16) -> list[Margin]:
         """Log-probabilities of yes and no under a yes/no-only mask: their difference is the logit margin."""
-        from vllm import SamplingParams
-
         if not prompts:
             return []
         ids = answer_token_ids(self.tokenizer, prompts[0])
-        params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=list(ids), logprobs=2)
-        return [margin_from_logprobs(out.outputs[0].logprobs[0] if out.outputs[0].logprobs else None, ids, prompt)
-                for prompt, out in zip(prompts, self.llm.generate(list(prompts), params))]
+        return [margin_from_logprobs(logprobs, ids, prompt) for prompt, logprobs in zip(prompts, self.engine.answer_logprobs(prompts, ids))]
 
 
-def margin_from_logprobs(logprobs: Any, ids: tuple[int, int], prompt: str) -> Margin:
+def margin_from_logprobs(logprobs: dict[int, float] | None, ids: tuple[int, int], prompt: str) -> Margin:
     """A margin needs both sides; a missing one fails loudly, never as a neutral 0."""
     from rankvideo.models.prompts import AnswerIds
     from rankvideo.models.vllm_backend import parse_answer_logprobs

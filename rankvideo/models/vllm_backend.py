@@ -1,37 +1,28 @@
-"""vLLM backend for the cluster: pre-sampled frames, prefix caching, only the answer tokens' logprobs.
+"""vLLM backend: upstream inference.py's engine (prefix caching, only the answer tokens' logprobs), pre-sampled frames.
 
 Prompt text comes from rankvideo.models.prompts and frames from rankvideo.files.video, as in the transformers
-backend. vLLM is CUDA-only; `build_request` and `parse_answer_logprobs` are pure and unit-tested
-everywhere, the end-to-end test runs where vllm and a GPU exist.
+backend; the engine runs in vLLM's own interpreter (rankvideo.models.vllm_engine). `video_input` and
+`parse_answer_logprobs` are pure and unit-tested everywhere.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from rankvideo.files.video import SampledVideo, VideoSettings
-from rankvideo.models.prompts import AnswerIds, answer_ids, render
+from rankvideo.models.prompts import ANSWER_PREFIX, AnswerIds, answer_ids, reasoning_prompt, render
+from rankvideo.models.vllm_engine import VideoInput, VLLMProcess
 
 
-def build_request(prompt: str, sampled: SampledVideo) -> dict[str, Any]:
-    """One vLLM request: the prompt and the already-sampled frames with the metadata Qwen3-VL needs
-    for its timestamps (as qwen-vl-utils hands them to vLLM)."""
-    import torch
-
-    frames = torch.from_numpy(sampled.frames).permute(0, 3, 1, 2)  # (T, C, H, W), as qwen-vl-utils returns
+def video_input(sampled: SampledVideo) -> VideoInput:
+    """The sampled frames with the metadata Qwen3-VL needs for its timestamps, as qwen-vl-utils hands them to vLLM."""
     metadata = {"fps": sampled.info.fps, "frames_indices": list(sampled.indices), "total_num_frames": sampled.info.total_frames,
                 "video_backend": "pyav"}
-    return {"prompt": prompt, "multi_modal_data": {"video": [(frames, metadata)]},
-            "mm_processor_kwargs": {"do_sample_frames": False, "do_resize": False}}
+    return sampled.frames, metadata
 
 
-def _logprob(value: Any) -> float:
-    return float(getattr(value, "logprob", value))
-
-
-def parse_answer_logprobs(logprobs: Mapping[int, Any] | None, ids: AnswerIds) -> tuple[float, float] | str:
+def parse_answer_logprobs(logprobs: Mapping[int, float] | None, ids: AnswerIds) -> tuple[float, float] | str:
     """(yes, no) as logsumexp over the variants present, or the reason they cannot be read.
 
     vLLM may return fewer tokens than asked (Tevatron saw one of two under allowed_token_ids); a
@@ -41,7 +32,7 @@ def parse_answer_logprobs(logprobs: Mapping[int, Any] | None, ids: AnswerIds) ->
         return "vLLM returned no logprobs for the answer position"
     sides = []
     for name, side in (("yes", ids.yes), ("no", ids.no)):
-        values = [_logprob(logprobs[i]) for i in side if i in logprobs and math.isfinite(_logprob(logprobs[i]))]
+        values = [logprobs[i] for i in side if i in logprobs and math.isfinite(logprobs[i])]
         if not values:
             return f"vLLM returned no logprob for any {name!r} token (ids {list(side)}); got ids {sorted(logprobs)[:10]}"
         peak = max(values)
@@ -50,31 +41,47 @@ def parse_answer_logprobs(logprobs: Mapping[int, Any] | None, ids: AnswerIds) ->
 
 
 class VLLMBackend:
+    """Scores and generates on one decoded video at a time; the allowed-token mask keeps the logprobs of every
+    answer variant, whose difference is the logit margin (the softmax normaliser cancels)."""
+
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, cache_dir: str | None = None,
                  trust_remote_code: bool = False, max_model_len: int = 16384, gpu_memory_utilization: float = 0.9,
-                 tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0):
-        from vllm import LLM, SamplingParams
+                 tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0, dtype: str = "auto"):
+        from transformers import AutoTokenizer
 
-        if max_reasoning_tokens:
-            raise NotImplementedError("reasoning rerankers (QVL-T) run on the transformers backend; the vLLM backend scores directly")
-        self.llm = LLM(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code,
-                       enable_prefix_caching=True, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
-                       tensor_parallel_size=tensor_parallel_size, limit_mm_per_prompt={"image": 0, "video": 1},
-                       logprobs_mode="processed_logprobs")
+        if max_reasoning_tokens and prompt_format != "paper":
+            raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
+        self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
+                                  enable_prefix_caching=True, max_model_len=max_model_len,
+                                  gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
+                                  limit_mm_per_prompt={"image": 0, "video": 1}, logprobs_mode="processed_logprobs")
+        tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
         self.prompt_format = prompt_format
         self.video = video
-        self.ids = answer_ids(self.llm.get_tokenizer(), prompt_format)
-        allowed = [*self.ids.yes, *self.ids.no]
-        # Logprobs after the allowed-token mask, for every allowed token: both sides are always asked for.
-        self.params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=allowed, logprobs=len(allowed))
+        self.tokenizer = tokenizer
+        self.ids = answer_ids(tokenizer, prompt_format)
+        self.max_reasoning_tokens = max_reasoning_tokens
+
+    def greedy_texts(self, sampled: SampledVideo, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
+        """Greedy completions of prompts that each hold the video once, decoded as the transformers backend decodes."""
+        ids = self.engine.generate_ids(prompts, {"max_tokens": max_new_tokens, "temperature": 0.0}, [video_input(sampled)] * len(prompts))
+        return [self.tokenizer.decode(i, skip_special_tokens=True) for i in ids]
 
     def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
-        from vllm import SamplingParams
+        """Greedy completion of `prompt` (which holds the video once), e.g. a caption."""
+        return self.greedy_texts(sampled, [prompt], max_new_tokens)[0]
 
-        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
-        return self.llm.generate([build_request(prompt, sampled)], params, use_tqdm=False)[0].outputs[0].text
+    def prompt_logprobs(self, sampled: SampledVideo, prompts: Sequence[str]) -> list[tuple[float, float] | str]:
+        """(yes, no) at the end of each prompt (each holds the video once), or why they cannot be read."""
+        video = video_input(sampled)
+        logprobs = self.engine.answer_logprobs(prompts, [*self.ids.yes, *self.ids.no], [video] * len(prompts))
+        return [parse_answer_logprobs(lp, self.ids) for lp in logprobs]
 
     def score_sampled(self, sampled: SampledVideo, queries: Sequence[str]) -> list[tuple[float, float] | str]:
-        requests = [build_request(render(self.prompt_format, q), sampled) for q in queries]
-        outputs = self.llm.generate(requests, self.params, use_tqdm=False)
-        return [parse_answer_logprobs(out.outputs[0].logprobs[0] if out.outputs[0].logprobs else None, self.ids) for out in outputs]
+        """(yes, no) of every query on one decoded video; a reasoning model first writes its reasoning for each
+        query (up to `<answer>` or the token budget) and is scored after it, as on the transformers backend."""
+        if not self.max_reasoning_tokens:
+            return self.prompt_logprobs(sampled, [render(self.prompt_format, q) for q in queries])
+        prompts = [reasoning_prompt(q) for q in queries]
+        thoughts = self.greedy_texts(sampled, prompts, self.max_reasoning_tokens)
+        return self.prompt_logprobs(sampled, [p + t.split(ANSWER_PREFIX)[0] + ANSWER_PREFIX for p, t in zip(prompts, thoughts)])

