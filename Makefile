@@ -3,6 +3,8 @@
 # make curriculum: does the trainer learn? Stage 1 + Stage 2 on clean visual events, held out by wording and video.
 # make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
 # make vllm-env: vLLM's CPU stand-in in a venv of its own (.venv-vllm); make setup builds it too.
+# make smoke: the paper config (config.yaml's backends: vLLM, openai-whisper, OmniEmbed, fsdp) on tiny twins of its
+#   models, to results/eval/ndcg.json (config/smoke.yaml); prints the backend each rule used.
 # make mutation: mutmut over the pure core against its unit tests; writes docs/mutation.md (not part of make test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,7 +16,7 @@ VLLM_STAMP := $(VLLM_VENV)/.setup-done
 VLLM_ENV := RANKVIDEO_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python VLLM_CPU_KVCACHE_SPACE=1
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup vllm-env demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
+.PHONY: setup vllm-env smoke demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
 
 setup: $(STAMP) $(VLLM_STAMP)
 
@@ -33,6 +35,12 @@ demo: $(STAMP)
 	$(VENV)/bin/snakemake --report results/report.html --configfile config/demo.yaml
 	@cat results/eval/table1.md
 
+smoke: $(STAMP) $(VLLM_STAMP)
+	$(VLLM_ENV) $(VENV)/bin/snakemake results/eval/ndcg.json --configfile config/smoke.yaml --profile local
+	@echo "--- the backend each rule used (logs/) ---"
+	@grep -r -o -E "backend [a-z-]+: [^ ]+( served by vLLM [0-9.]+)?" logs | sed -E 's|^logs/([^/]+)/[^:]*:|\1: |' | sort -u
+	@cat results/eval/table1.md
+
 curriculum: $(STAMP)
 	$(PY) -m rankvideo.demo.curriculum --out results/demo/curriculum
 
@@ -47,8 +55,9 @@ slurm-up:
 slurm-down:
 	scripts/slurm/down.sh
 
-bench: $(STAMP)
+bench: $(STAMP) $(VLLM_STAMP)
 	$(PY) bench/rerank_throughput.py
+	$(VLLM_ENV) $(PY) bench/rerank_throughput.py --backend vllm
 	$(PY) bench/dag_scale.py
 
 dry-run: $(STAMP)

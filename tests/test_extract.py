@@ -6,7 +6,7 @@ import pytest
 
 from rankvideo.extract.captions import parse_caption
 from rankvideo.extract.ocr import TesseractOcr, dedupe_lines
-from rankvideo.extract.records import extract_each, merge_modalities
+from rankvideo.extract.records import each_video, extract_each, merge_modalities
 from rankvideo.files.video_sheet import VideoRecord
 
 
@@ -32,13 +32,30 @@ def test_one_failing_video_costs_only_its_own_modality():
             raise RuntimeError("decoder exploded")
         return {"text": "hello"}
 
-    rows, skips = extract_each(videos, "asr", "whisper", read)
+    rows, skips = extract_each(videos, "asr", "whisper", each_video(read))
     assert [(r["video_id"], r["text"], r["error"]) for r in rows] == [("v1", "hello", ""), ("v2", "", "RuntimeError: decoder exploded")]
     assert [(s.item_id, s.stage) for s in skips] == [("v2", "asr")]
     merged = merge_modalities(videos, {"asr": {r["video_id"]: r for r in rows}})
     assert merged[1]["asr"] == "" and merged[1]["errors"] == {"asr": "RuntimeError: decoder exploded"}
     with pytest.raises(ValueError, match="modality 'ocr' has no row for video v1"):
         merge_modalities(videos, {"ocr": {}})
+
+
+def test_a_batch_reader_fails_per_video_or_per_batch_never_the_whole_shard():
+    videos = [VideoRecord(f"v{i}", Path(f"{i}.mp4")) for i in range(5)]
+    calls = []
+
+    def read_batch(batch):
+        calls.append([v.video_id for v in batch])
+        if "v2" in calls[-1]:
+            raise RuntimeError("engine died")
+        return [ValueError("unreadable") if v.video_id == "v4" else {"text": v.video_id.upper()} for v in batch]
+
+    rows, skips = extract_each(videos, "caption", "captioner", read_batch, batch_size=2)
+    assert calls == [["v0", "v1"], ["v2", "v3"], ["v4"]]
+    assert [r["text"] for r in rows] == ["V0", "V1", "", "", ""]
+    assert [(s.item_id, s.reason) for s in skips] == [("v2", "RuntimeError: engine died"), ("v3", "RuntimeError: engine died"),
+                                                     ("v4", "ValueError: unreadable")]
 
 
 def test_tesseract_reads_burned_in_text(demo_corpus):

@@ -259,7 +259,8 @@ def test_the_paper_config_plans_omniembed_inside_the_dag(tmp_path):
     assert "filter_queries" in {r for r, _ in planned}
 
 
-@pytest.mark.parametrize("overlays", [(), ("--configfile", "config/demo.yaml")], ids=["cluster", "demo"])
+@pytest.mark.parametrize("overlays", [(), ("--configfile", "config/demo.yaml"), ("--configfile", "config/smoke.yaml")],
+                         ids=["cluster", "demo", "smoke"])
 def test_lint_is_clean(overlays):
     lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", *overlays], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert lint.returncode == 0 and "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stdout[-3000:]

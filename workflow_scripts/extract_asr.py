@@ -1,7 +1,7 @@
 """Rule extract_asr: transcripts of one shard; a video without audio gets an empty transcript and a reason."""
 
 from rankvideo.extract.asr import load_asr
-from rankvideo.extract.records import extract_each
+from rankvideo.extract.records import each_video, extract_each
 from rankvideo.files.jsonl import write_jsonl
 from rankvideo.files.skips import write_skips
 from rankvideo.files.video_sheet import read_video_sheet
@@ -20,7 +20,7 @@ def main(sm) -> None:
             transcript = asr.transcribe(video.path)
             return {"text": transcript.text, "language": transcript.language}
 
-        rows, skips = extract_each(videos, "asr", asr.name, read)
+        rows, skips = extract_each(videos, "asr", asr.name, each_video(read))
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)
 

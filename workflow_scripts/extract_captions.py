@@ -1,6 +1,6 @@
 """Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
 
-from rankvideo.extract.captions import load_captioner
+from rankvideo.extract.captions import CAPTION_BATCH, load_captioner
 from rankvideo.extract.records import extract_each
 from rankvideo.extract.settings import CaptionSettings
 from rankvideo.files.jsonl import write_jsonl
@@ -18,7 +18,11 @@ def main(sm) -> None:
     if videos:
         settings = from_record(CaptionSettings, p.settings)
         captioner = load_captioner(p.model, settings.caption_backend, VideoSettings(**p.video), settings.caption_max_tokens)
-        rows, skips = extract_each(videos, "caption", p.model, lambda v: {"text": captioner.caption(v.path)})
+
+        def read(batch):
+            return [c if isinstance(c, Exception) else {"text": c} for c in captioner.captions([v.path for v in batch])]
+
+        rows, skips = extract_each(videos, "caption", p.model, read, batch_size=CAPTION_BATCH)
     write_jsonl(sm.output.rows, rows)
     write_skips(sm.output.skipped, skips)
 

@@ -174,7 +174,7 @@ def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mappin
     from rankvideo.files.video import configured_video
 
     captioner = load_captioner(str(model), "transformers", configured_video(video, 1), max_new_tokens=24)
-    return {v.spec.video_id: captioner.caption(v.path) for v in pool}
+    return dict(zip((v.spec.video_id for v in pool), captioner.captions([v.path for v in pool]), strict=True))
 
 
 def caption_accuracy(captions: Mapping[str, str], pool: Sequence[CheckVideo]) -> float:

@@ -37,8 +37,14 @@ V5_TO_V4 = (("base_model.model.model.language_model.", "base_model.model.model."
             ("base_model.model.model.visual.", "base_model.model.visual."))
 
 
-def build_omni_tokenizer():
-    """A byte-level BPE with Qwen's pre-tokenizer and the Omni special tokens, on the demo's text."""
+OMNI_NAMED_TOKENS = {"image_token": "<|IMAGE|>", "audio_token": "<|AUDIO|>", "video_token": "<|VIDEO|>",
+                     "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>", "audio_bos_token": "<|audio_bos|>",
+                     "audio_eos_token": "<|audio_eos|>"}
+
+
+def build_omni_tokenizer(special_tokens: tuple[str, ...] = OMNI_SPECIAL_TOKENS, named: dict[str, str] | None = None):
+    """A byte-level BPE with Qwen's pre-tokenizer and an Omni model's special tokens (Qwen2.5-Omni's by default), each
+    multimodal one under the name its processor reads, trained on the demo's text."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
@@ -46,15 +52,13 @@ def build_omni_tokenizer():
     bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
                                                  pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=list(OMNI_SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=list(special_tokens),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     bpe.train_from_iterator([*_training_text(), "Query: ", "You are a helpful assistant."], trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
-    named = {"image_token": "<|IMAGE|>", "audio_token": "<|AUDIO|>", "video_token": "<|VIDEO|>", "vision_bos_token": "<|vision_bos|>",
-             "vision_eos_token": "<|vision_eos|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>"}
     return Qwen2Tokenizer(vocab=state["vocab"], merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
-                          extra_special_tokens=named)
+                          extra_special_tokens=named or OMNI_NAMED_TOKENS)
 
 
 def build_omni_processor(tokenizer):

@@ -45,14 +45,22 @@ def build_qwen3_twin(out_dir: str | Path, seed: int = 0) -> Path:
 
 def build_qwen2_twin(out_dir: str | Path, seed: int = 0) -> Path:
     """liuwenhan/reasonrank-32B's architecture (the teacher; Qwen2.5-32B-Instruct fine-tuned): Qwen2ForCausalLM,
-    q/k/v biases, head_dim = hidden / heads (Qwen2Config has no head_dim field)."""
+    q/k/v biases, head_dim = hidden / heads (Qwen2Config has no head_dim field).
+
+    Its weights are drawn wide (std 0.5, output layer 1.5; not 0.02): the teacher's yes/no margins then differ
+    between inputs by tens of logits as a trained teacher's do, so the paper's partition thresholds (alpha1 -6,
+    alpha2 -8) sort pairs on the twin too."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
-    config = Qwen2Config(**_text_config(tokenizer))
-    return _save_causal_lm(Qwen2ForCausalLM(config), tokenizer, Path(out_dir), "rankvideo.demo.twins.build_qwen2_twin", seed)
+    model = Qwen2ForCausalLM(Qwen2Config(**_text_config(tokenizer)))
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if weight.dim() > 1:
+                weight.normal_(0.0, 1.5 if name == "lm_head.weight" else 0.5)
+    return _save_causal_lm(model, tokenizer, Path(out_dir), "rankvideo.demo.twins.build_qwen2_twin", seed)
 
 
 def build_qwen3vl_twin(out_dir: str | Path, seed: int = 0) -> Path:
@@ -60,4 +68,74 @@ def build_qwen3vl_twin(out_dir: str | Path, seed: int = 0) -> Path:
     return build_tiny_qwen3vl(out_dir, seed=seed, head_dim=HEAD_DIM, max_positions=MAX_POSITIONS)
 
 
-TWINS = {"qwen3": build_qwen3_twin, "qwen2": build_qwen2_twin, "qwen3vl": build_qwen3vl_twin}
+
+
+QWEN3_OMNI_TOKENS = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+                     "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+                     "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>"}
+# Qwen3-Omni's chat template, reduced to what captioning uses: text, video and audio items, generation prompt.
+QWEN3_OMNI_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for item in message['content'] %}"
+    "{% if item['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>{% elif item['type'] == 'audio' %}"
+    "<|audio_start|><|audio_pad|><|audio_end|>{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
+    "{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _qwen3_omni_tokenizer():
+    """The twins' BPE with Qwen3-Omni's special tokens, each multimodal one under the name its processor reads."""
+    from rankvideo.demo.tiny_omni import build_omni_tokenizer
+
+    tokenizer = build_omni_tokenizer(("<|endoftext|>", "<|im_start|>", "<|im_end|>", *QWEN3_OMNI_TOKENS.values()), QWEN3_OMNI_TOKENS)
+    tokenizer.chat_template = QWEN3_OMNI_TEMPLATE
+    return tokenizer
+
+
+def build_qwen3_omni_twin(out_dir: str | Path, seed: int = 0) -> Path:
+    """Qwen/Qwen3-Omni-30B-A3B-Instruct's architecture (the captioner): the top-level Qwen3OmniMoeForConditionalGeneration
+    with its talker off (vLLM serves that class as the thinker), a mixture-of-experts text model, a vision tower and
+    an audio tower, Qwen3-Omni's processor (Qwen2-VL image and video processors, Whisper features)."""
+    import torch
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3OmniMoeConfig,
+        Qwen3OmniMoeForConditionalGeneration,
+        Qwen3OmniMoeProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    out_dir = Path(out_dir)
+    torch.manual_seed(seed)
+    tokenizer = _qwen3_omni_tokenizer()
+    token = tokenizer.convert_tokens_to_ids
+    ids = {"audio_token_id": token("<|audio_pad|>"), "image_token_id": token("<|image_pad|>"), "video_token_id": token("<|video_pad|>"),
+           "audio_start_token_id": token("<|audio_start|>"), "audio_end_token_id": token("<|audio_end|>"),
+           "vision_start_token_id": token("<|vision_start|>"), "vision_end_token_id": token("<|vision_end|>")}
+    text = {"vocab_size": len(tokenizer), "hidden_size": 128, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": HEAD_DIM, "num_experts": 4, "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32, "norm_topk_prob": True, "max_position_embeddings": MAX_POSITIONS, "tie_word_embeddings": False,
+            "pad_token_id": tokenizer.pad_token_id,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 8, 8], "interleaved": True,
+                                "mrope_interleaved": True}}
+    vision = {"depth": 2, "hidden_size": 64, "intermediate_size": 64, "num_heads": 1, "out_hidden_size": 128, "patch_size": 16,
+              "temporal_patch_size": 2, "spatial_merge_size": 2, "num_position_embeddings": 256, "deepstack_visual_indexes": [0],
+              "image_size": 256, "apply_vit_abs_pos_embed": True}  # real config fields vLLM reads (real image_size: 768 = 48 x 16)
+    audio = {"encoder_layers": 2, "encoder_attention_heads": 1, "encoder_ffn_dim": 64, "d_model": 64, "output_dim": 128,
+             "num_mel_bins": 128, "downsample_hidden_size": 16, "n_window": 50, "n_window_infer": 800, "max_source_positions": 1500}
+    thinker = {"text_config": text, "vision_config": vision, "audio_config": audio, "user_token_id": tokenizer.encode("user")[0],  # read by the talker only
+               "position_id_per_seconds": 13, "seconds_per_chunk": 2, **ids}
+    config = Qwen3OmniMoeConfig(thinker_config=thinker, enable_audio_output=False, im_start_token_id=token("<|im_start|>"),
+                                im_end_token_id=token("<|im_end|>"))
+    Qwen3OmniMoeForConditionalGeneration(config).eval().save_pretrained(out_dir, safe_serialization=True)
+    common = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
+    size = {"shortest_edge": 64 * 64, "longest_edge": 256 * 256}
+    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30, n_fft=400)
+    Qwen3OmniMoeProcessor(image_processor=Qwen2VLImageProcessor(size=size, **common), video_processor=Qwen2VLVideoProcessor(size=size, **common),
+                          feature_extractor=features, tokenizer=tokenizer, chat_template=QWEN3_OMNI_TEMPLATE).save_pretrained(out_dir)
+    write_model_card(out_dir, "paper", {"built_by": "rankvideo.demo.twins.build_qwen3_omni_twin", "seed": seed})
+    return out_dir
+
+
+TWINS = {"qwen3vl": build_qwen3vl_twin, "qwen3": build_qwen3_twin, "qwen2": build_qwen2_twin, "qwen3-omni": build_qwen3_omni_twin}

@@ -7,10 +7,13 @@ Whisper's own weights several times faster than openai-whisper on CPU.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from rankvideo.extract.packaged import PACKAGED_MODELS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,7 @@ class OpenAIWhisperAsr:
 
 
 def load_asr(backend: str, model: str):
-    if backend == "faster-whisper":
-        return FasterWhisperAsr(model)
-    if backend == "openai-whisper":
-        return OpenAIWhisperAsr(model)
-    raise ValueError(f"unknown ASR backend {backend!r}; expected 'faster-whisper' or 'openai-whisper'")
+    if backend not in ("faster-whisper", "openai-whisper"):
+        raise ValueError(f"unknown ASR backend {backend!r}; expected 'faster-whisper' or 'openai-whisper'")
+    log.info("backend %s: %s", backend, model)
+    return FasterWhisperAsr(model) if backend == "faster-whisper" else OpenAIWhisperAsr(model)

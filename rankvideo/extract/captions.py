@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from rankvideo.files.video import VideoDecodeError
 from rankvideo.models.prompts import render_caption
+
+CAPTION_BATCH = 16  # videos per generate call: vLLM batches them, transformers captions them one by one
 
 THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
 
@@ -22,9 +27,17 @@ class VlmCaptioner:
         self.backend = backend
         self.max_new_tokens = max_new_tokens
 
-    def caption(self, path: str | Path) -> str:
-        sampled = self.backend.video.sample(path)
-        return parse_caption(self.backend.generate_text(sampled, render_caption(), self.max_new_tokens))
+    def captions(self, paths: Sequence[str | Path]) -> list[str | Exception]:
+        """One caption per video, generated together (vLLM batches them); a video that cannot be decoded gets its error."""
+        sampled: list[Any] = []
+        for path in paths:
+            try:
+                sampled.append(self.backend.video.sample(path))
+            except VideoDecodeError as err:
+                sampled.append(err)
+        decoded = [s for s in sampled if not isinstance(s, Exception)]
+        texts = iter(self.backend.greedy_texts([(s, render_caption()) for s in decoded], self.max_new_tokens))
+        return [s if isinstance(s, Exception) else parse_caption(next(texts)) for s in sampled]
 
 
 def load_captioner(model: str, backend: str, video, max_new_tokens: int = 128) -> VlmCaptioner:

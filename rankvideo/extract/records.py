@@ -31,21 +31,45 @@ def merge_modalities(videos: Iterable[Any], modalities: Mapping[str, Mapping[str
     return records
 
 
-def extract_each(videos: Sequence[Any], modality: str, model: str, read: Callable[[Any], Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[Skip]]:
-    """Run one extractor over videos; a video it cannot read gets empty text and a skip line, not a crash.
+Reading = Mapping[str, Any] | Exception  # a video's {"text": ..., optional extra fields}, or why it has none
 
-    `read(video)` returns {"text": ..., optional extra fields}; raising records the error for that video.
-    """
+
+def each_video(read: Callable[[Any], Mapping[str, Any]]) -> Callable[[Sequence[Any]], list[Reading]]:
+    """A one-video reader as a batch reader; whatever one video raises stays that video's."""
+    def read_batch(batch: Sequence[Any]) -> list[Reading]:
+        readings: list[Reading] = []
+        for video in batch:
+            try:
+                readings.append(read(video))
+            except Exception as err:  # any extractor failure costs this video this modality only
+                log.exception("reading %s failed", video.video_id)
+                readings.append(err)
+        return readings
+    return read_batch
+
+
+def extract_each(videos: Sequence[Any], modality: str, model: str, read_batch: Callable[[Sequence[Any]], list[Reading]],
+                 batch_size: int = 1) -> tuple[list[dict[str, Any]], list[Skip]]:
+    """Run one extractor over videos, `batch_size` at a time (an engine that batches gets many); a video it cannot read
+    gets empty text and a skip line, not a crash."""
     from tqdm import tqdm
 
     rows, skips = [], []
-    for video in tqdm(videos, desc=modality, unit="video"):
-        try:
-            row = {"video_id": video.video_id, "model": model, "error": "", **read(video)}
-        except Exception as err:  # any extractor failure costs this video this modality only
-            log.exception("%s failed on %s", modality, video.video_id)
-            row = {"video_id": video.video_id, "model": model, "text": "", "error": f"{type(err).__name__}: {err}"}
-        if row["error"]:
-            skips.append(Skip(video.video_id, modality, Why.EXTRACTION_FAILED, row["error"]))
-        rows.append(row)
+    with tqdm(total=len(videos), desc=modality, unit="video") as progress:
+        for start in range(0, len(videos), batch_size):
+            batch = videos[start:start + batch_size]
+            try:
+                readings = read_batch(batch)
+            except Exception as err:  # a failed batch (an engine error) costs its videos this modality only
+                log.exception("%s failed on %s", modality, [v.video_id for v in batch])
+                readings = [err] * len(batch)
+            for video, reading in zip(batch, readings, strict=True):
+                if isinstance(reading, Exception):
+                    row = {"video_id": video.video_id, "model": model, "text": "", "error": f"{type(reading).__name__}: {reading}"}
+                else:
+                    row = {"video_id": video.video_id, "model": model, "error": "", **reading}
+                if row["error"]:
+                    skips.append(Skip(video.video_id, modality, Why.EXTRACTION_FAILED, row["error"]))
+                rows.append(row)
+            progress.update(len(batch))
     return rows, skips

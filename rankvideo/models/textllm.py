@@ -109,6 +109,7 @@ class TextLLM:
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, use_safetensors=True,
                                                           trust_remote_code=trust_remote_code).to(self.device).eval()
         self.name = model_path
+        log.info("backend transformers: %s on %s in %s", model_path, self.device, dtype)
 
     def chat_prompt(self, system: str, user: str) -> str:
         return chat_prompt(self.tokenizer, system, user)

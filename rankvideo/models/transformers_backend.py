@@ -9,6 +9,7 @@ top of it. Both give the scores of one-pair-per-forward within float tolerance (
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from rankvideo.models.prompts import (
     render,
     shared_prefix,
 )
+
+log = logging.getLogger(__name__)
 
 
 def yes_no_logits(logits: torch.Tensor, ids: AnswerIds) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +76,7 @@ class TransformersBackend:
             model_path, cache_dir=cache_dir, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code,
             quantization_config=quantization, device_map=self.device if quantization is not None else None)
         self.model = (model if quantization is not None else model.to(self.device)).eval()
+        log.info("backend transformers: %s on %s in %s", model_path, self.device, self.dtype)
         self.tokenizer = self.processor.tokenizer
         self.prompt_format = prompt_format
         self.video = video
@@ -196,6 +200,10 @@ class TransformersBackend:
         inputs = self.model_inputs(prompt, sampled)
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int) -> list[str]:
+        """generate_text over (video, prompt) items, one at a time."""
+        return [self.generate_text(sampled, prompt, max_new_tokens) for sampled, prompt in items]
 
     def prompt_logits(self, sampled: SampledVideo, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(yes, no) logits at the end of `prompt` (which holds the video once), in one differentiable forward."""

@@ -46,13 +46,14 @@ class VLLMBackend:
 
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, cache_dir: str | None = None,
                  trust_remote_code: bool = False, max_model_len: int = 16384, gpu_memory_utilization: float = 0.9,
-                 tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0, dtype: str = "auto"):
+                 tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0, dtype: str = "auto",
+                 enable_prefix_caching: bool = True):
         from transformers import AutoTokenizer
 
         if max_reasoning_tokens and prompt_format != "paper":
             raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
         self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
-                                  enable_prefix_caching=True, max_model_len=max_model_len,
+                                  enable_prefix_caching=enable_prefix_caching, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
                                   limit_mm_per_prompt={"image": 0, "video": 1}, logprobs_mode="processed_logprobs")
         tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
@@ -62,14 +63,16 @@ class VLLMBackend:
         self.ids = answer_ids(tokenizer, prompt_format)
         self.max_reasoning_tokens = max_reasoning_tokens
 
-    def greedy_texts(self, sampled: SampledVideo, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
-        """Greedy completions of prompts that each hold the video once, decoded as the transformers backend decodes."""
-        ids = self.engine.generate_ids(prompts, {"max_tokens": max_new_tokens, "temperature": 0.0}, [video_input(sampled)] * len(prompts))
+    def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int) -> list[str]:
+        """Greedy completions of (video, prompt holding it once) items in one engine call, decoded as the transformers
+        backend decodes."""
+        prompts, videos = [p for _, p in items], [video_input(s) for s, _ in items]
+        ids = self.engine.generate_ids(prompts, {"max_tokens": max_new_tokens, "temperature": 0.0}, videos)
         return [self.tokenizer.decode(i, skip_special_tokens=True) for i in ids]
 
     def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
         """Greedy completion of `prompt` (which holds the video once), e.g. a caption."""
-        return self.greedy_texts(sampled, [prompt], max_new_tokens)[0]
+        return self.greedy_texts([(sampled, prompt)], max_new_tokens)[0]
 
     def prompt_logprobs(self, sampled: SampledVideo, prompts: Sequence[str]) -> list[tuple[float, float] | str]:
         """(yes, no) at the end of each prompt (each holds the video once), or why they cannot be read."""
@@ -83,5 +86,5 @@ class VLLMBackend:
         if not self.max_reasoning_tokens:
             return self.prompt_logprobs(sampled, [render(self.prompt_format, q) for q in queries])
         prompts = [reasoning_prompt(q) for q in queries]
-        thoughts = self.greedy_texts(sampled, prompts, self.max_reasoning_tokens)
+        thoughts = self.greedy_texts([(sampled, p) for p in prompts], self.max_reasoning_tokens)
         return self.prompt_logprobs(sampled, [p + t.split(ANSWER_PREFIX)[0] + ANSWER_PREFIX for p, t in zip(prompts, thoughts)])

@@ -13,6 +13,7 @@ The child's `__main__` guard is the one vLLM's engine start needs.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import subprocess
@@ -21,6 +22,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+log = logging.getLogger(__name__)
 VLLM_PYTHON = "RANKVIDEO_VLLM_PYTHON"
 VideoInput = tuple[Any, dict[str, Any]]  # (frames as a (T, H, W, C) uint8 array, Qwen3-VL's video metadata)
 
@@ -41,6 +43,7 @@ class VLLMProcess:
         self.python = vllm_python()
         self.child = subprocess.Popen([self.python, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._call("start", llm_kwargs)
+        log.info("backend vllm: %s served by vLLM %s under %s", llm_kwargs["model"], self._call("version"), self.python)
 
     def _call(self, method: str, *args: Any) -> Any:
         try:
@@ -132,6 +135,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         try:
             if method == "start":
                 engine, value = Engine(*args), None
+            elif method == "version":
+                value = sys.modules["vllm"].__version__
             else:
                 value = getattr(engine, method)(*args)
             reply = ("ok", value)
