@@ -24,17 +24,21 @@ QUERIES = ["a red ball bouncing up and down", "flood warning issued for the rive
 ENGINE = {"dtype": "float32", "max_model_len": 4096}
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def vllm_interpreter():
     python = os.environ.get(VLLM_PYTHON) or sys.executable
     found = subprocess.run([python, "-c", "import vllm"], check=False, capture_output=True).returncode == 0
     if not found:
         pytest.skip(f"no vLLM for {python}: `make vllm-env`, then run through `make test` (it sets {VLLM_PYTHON})")
+    before = os.environ.get("VLLM_CPU_KVCACHE_SPACE")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # the CPU build reserves 90% of memory otherwise
+    yield python
+    if before is None:
+        os.environ.pop("VLLM_CPU_KVCACHE_SPACE")
 
 
 @pytest.fixture(scope="module")
-def qwen3vl_twin(tmp_path_factory):
+def qwen3vl_twin(vllm_interpreter, tmp_path_factory):
     """The Qwen3-VL twin with weights drawn wider, so scores differ clearly between queries and videos."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
@@ -72,21 +76,28 @@ def test_vllm_reranker_scores_equal_transformers(qwen3vl_twin, demo_corpus, fmt)
         assert_same_scores(vllm.score_video(path, QUERIES), reference.score_video(path, QUERIES))
 
 
-def test_vllm_reasoning_reranker_and_captions_equal_transformers(qwen3vl_twin, demo_corpus):
-    """QVL-T's path (greedy reasoning, then the score after `<answer>`) and the captioner's greedy text."""
-    from rankvideo.models.prompts import render_caption
+def test_vllm_reasoning_reranker_and_captions_equal_transformers(qwen3vl_twin, demo_corpus, tmp_path):
+    """QVL-T's path (greedy reasoning, then the score after `<answer>`), and the captioner's greedy text with the
+    videos of a batch generated in one engine call and an unreadable video failing alone."""
+    from rankvideo.extract.captions import VlmCaptioner
 
     vllm = VLMReranker(str(qwen3vl_twin), backend="vllm", max_reasoning_tokens=6, **SMALL, **ENGINE)
     reference = VLMReranker(str(qwen3vl_twin), max_reasoning_tokens=6, **SMALL)
     path = clips(demo_corpus)[0]
     assert_same_scores(vllm.score_video(path, QUERIES), reference.score_video(path, QUERIES))
-    sampled = reference.backend.video.sample(path)
-    caption = vllm.backend.generate_text(sampled, render_caption(), 8)
-    assert caption and caption == reference.backend.generate_text(sampled, render_caption(), 8)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    paths = [*clips(demo_corpus), broken]
+    got, want = VlmCaptioner(vllm.backend, 8).captions(paths), VlmCaptioner(reference.backend, 8).captions(paths)
+    assert all(isinstance(c, str) and c for c in got[:2]) and got[:2] == want[:2]
+    assert isinstance(got[2], Exception) and isinstance(want[2], Exception)
+    too_long = vllm.score_video(path, ["word " * 5000])  # over max_model_len: vLLM refuses it, the pair fails, the engine lives
+    assert too_long[0]["failed"] and "EngineError" in too_long[0]["error"]
+    assert not vllm.score_video(path, QUERIES[:1])[0]["failed"]
 
 
 @pytest.mark.parametrize("twin", ["qwen3", "qwen2"])
-def test_vllm_text_llm_margins_and_text_equal_transformers(twin, tmp_path):
+def test_vllm_text_llm_margins_and_text_equal_transformers(vllm_interpreter, twin, tmp_path):
     """The query writer's (Qwen3) and the teacher's (ReasonRank: Qwen2) architectures: same margins, same greedy text."""
     from rankvideo.demo.twins import TWINS
     from rankvideo.models.textllm import TextLLM, VLLMTextLLM
@@ -102,10 +113,11 @@ def test_vllm_text_llm_margins_and_text_equal_transformers(twin, tmp_path):
 
 
 def test_an_interpreter_without_vllm_is_named(tmp_path, monkeypatch):
-    from rankvideo.models.vllm_engine import EngineError, VLLMProcess
+    """No vLLM there fails the job (EngineDied), never a pair: the message names the fix."""
+    from rankvideo.models.vllm_engine import EngineDied, VLLMProcess
 
     monkeypatch.setenv(VLLM_PYTHON, shutil.which("python3") or sys.executable)
     if subprocess.run([os.environ[VLLM_PYTHON], "-c", "import vllm"], check=False, capture_output=True).returncode == 0:
         pytest.skip("this machine's python3 has vLLM")
-    with pytest.raises(EngineError, match="vLLM is not installed for .*make vllm-env"):
+    with pytest.raises(EngineDied, match="vLLM is not installed for .*make vllm-env"):
         VLLMProcess(model=str(tmp_path))

@@ -174,7 +174,11 @@ def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mappin
     from rankvideo.files.video import configured_video
 
     captioner = load_captioner(str(model), "transformers", configured_video(video, 1), max_new_tokens=24)
-    return dict(zip((v.spec.video_id for v in pool), captioner.captions([v.path for v in pool]), strict=True))
+    captions = captioner.captions([v.path for v in pool])
+    for caption in captions:
+        if isinstance(caption, Exception):
+            raise caption
+    return dict(zip((v.spec.video_id for v in pool), captions, strict=True))
 
 
 def caption_accuracy(captions: Mapping[str, str], pool: Sequence[CheckVideo]) -> float:

@@ -1,8 +1,8 @@
 """Tiny twins of the models the paper config names, built offline: same classes, config fields, tokenizer and
 processor kinds and safetensors layout as the real checkpoints, at a size that runs on CPU in seconds.
 
-Every attention head is 64 wide, a size vLLM's CPU attention accepts (it refuses the demo's 16), so the same twin
-runs on the transformers and the vLLM backends. Weights are random (seeded): a twin checks code paths and that the
+Every text attention head is 64 wide, a size vLLM's CPU attention accepts (it refuses the demo's 16; vision towers
+run on torch SDPA, which takes any), so the same twin runs on the transformers and the vLLM backends. Weights are random (seeded): a twin checks code paths and that the
 backends agree, not what a model knows.
 """
 

@@ -28,16 +28,26 @@ class VlmCaptioner:
         self.max_new_tokens = max_new_tokens
 
     def captions(self, paths: Sequence[str | Path]) -> list[str | Exception]:
-        """One caption per video, generated together (vLLM batches them); a video that cannot be decoded gets its error."""
+        """One caption per video, generated together (vLLM batches them). A video that cannot be sampled gets its error;
+        a batch the engine refuses is captioned one video at a time, so one bad video costs only itself."""
         sampled: list[Any] = []
         for path in paths:
             try:
                 sampled.append(self.backend.video.sample(path))
-            except VideoDecodeError as err:
+            except (VideoDecodeError, ValueError) as err:
                 sampled.append(err)
         decoded = [s for s in sampled if not isinstance(s, Exception)]
-        texts = iter(self.backend.greedy_texts([(s, render_caption()) for s in decoded], self.max_new_tokens))
-        return [s if isinstance(s, Exception) else parse_caption(next(texts)) for s in sampled]
+        texts = iter(self._generate(decoded))
+        return [s if isinstance(s, Exception) else next(texts) for s in sampled]
+
+    def _generate(self, decoded: list[Any]) -> list[str | Exception]:
+        prompt = render_caption()
+        try:
+            return [parse_caption(t) for t in self.backend.greedy_texts([(s, prompt) for s in decoded], self.max_new_tokens)]
+        except (RuntimeError, ValueError) as err:  # an engine that died raises EngineDied, which is neither
+            if len(decoded) == 1:
+                return [err]
+            return [c for s in decoded for c in self._generate([s])]
 
 
 def load_captioner(model: str, backend: str, video, max_new_tokens: int = 128) -> VlmCaptioner:

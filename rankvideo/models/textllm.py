@@ -164,11 +164,11 @@ class VLLMTextLLM:
 
         from rankvideo.models.vllm_engine import VLLMProcess
 
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.engine = VLLMProcess(model=model_path, trust_remote_code=trust_remote_code, enable_prefix_caching=True,
                                   max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype,
                                   logprobs_mode="processed_logprobs",
                                   tensor_parallel_size=tensor_parallel_size or max(1, torch.cuda.device_count()))
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
         self.name = model_path
 
     def chat_prompt(self, system: str, user: str) -> str:

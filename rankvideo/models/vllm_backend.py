@@ -52,15 +52,14 @@ class VLLMBackend:
 
         if max_reasoning_tokens and prompt_format != "paper":
             raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
+        self.ids = answer_ids(self.tokenizer, prompt_format)
+        self.prompt_format = prompt_format
+        self.video = video
         self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
                                   enable_prefix_caching=enable_prefix_caching, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
                                   limit_mm_per_prompt={"image": 0, "video": 1}, logprobs_mode="processed_logprobs")
-        tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
-        self.prompt_format = prompt_format
-        self.video = video
-        self.tokenizer = tokenizer
-        self.ids = answer_ids(tokenizer, prompt_format)
         self.max_reasoning_tokens = max_reasoning_tokens
 
     def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int) -> list[str]:

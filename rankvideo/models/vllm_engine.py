@@ -33,7 +33,22 @@ def vllm_python() -> str:
 
 
 class EngineError(RuntimeError):
-    """An exception raised inside the vLLM process, with its traceback there."""
+    """vLLM failed a request (e.g. a prompt over max_model_len) and lives on: those items fail, the rest go on."""
+
+
+class EngineDied(Exception):
+    """The engine is gone (the child exited, or vLLM's engine core died): the job fails and its rerun retries the work.
+    Not a RuntimeError, so no caller records it as one pair's or one video's failure."""
+
+
+def _log_stream() -> Any:
+    """Where the child's output goes: the job's log when Python's stderr is a file (rankvideo.workflow.scripts points it
+    there), else this process's own stderr."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return sys.stderr
 
 
 class VLLMProcess:
@@ -41,21 +56,31 @@ class VLLMProcess:
 
     def __init__(self, **llm_kwargs: Any):
         self.python = vllm_python()
-        self.child = subprocess.Popen([self.python, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._call("start", llm_kwargs)
-        log.info("backend vllm: %s served by vLLM %s under %s", llm_kwargs["model"], self._call("version"), self.python)
+        stream = _log_stream()
+        if stream is not None:
+            stream.flush()
+        self.child = subprocess.Popen([self.python, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stream)
+        try:
+            self._call("start", llm_kwargs)
+            log.info("backend vllm: %s served by vLLM %s under %s", llm_kwargs["model"], self._call("version"), self.python)
+        except BaseException:
+            self.close()
+            raise
 
     def _call(self, method: str, *args: Any) -> Any:
         try:
             pickle.dump((method, args), self.child.stdin)
             self.child.stdin.flush()
             status, value = pickle.load(self.child.stdout)
-        except (EOFError, BrokenPipeError) as err:
-            code = self.child.wait()
-            raise EngineError(f"the vLLM process ({self.python}) exited with code {code} during {method!r}; "
-                              "its output is in this job's log above") from err
-        if status == "error":
+        except (EOFError, OSError, pickle.UnpicklingError) as err:
+            self.close()
+            raise EngineDied(f"the vLLM process ({self.python}) ended with code {self.child.returncode} during {method!r}; "
+                             "vLLM's output is in this job's log") from err
+        if status == "refused":
             raise EngineError(value)
+        if status == "died":
+            self.close()
+            raise EngineDied(value)
         return value
 
     def generate_ids(self, prompts: Sequence[str], sampling: dict[str, Any],
@@ -69,9 +94,15 @@ class VLLMProcess:
         return self._call("answer_logprobs", list(prompts), list(token_ids), videos)
 
     def close(self) -> None:
+        """End the child: closing its stdin ends its loop and vLLM shuts down; a child that hangs is killed."""
         if self.child.poll() is None:
             self.child.stdin.close()
-            self.child.wait()
+            try:
+                self.child.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+        self.child.stdout.close()
 
     def __del__(self) -> None:
         if hasattr(self, "child"):
@@ -140,8 +171,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             else:
                 value = getattr(engine, method)(*args)
             reply = ("ok", value)
-        except Exception as err:  # noqa: BLE001 - every failure goes back to the caller, who raises it
-            reply = ("error", f"{type(err).__name__}: {err}\n--- in the vLLM process ---\n{traceback.format_exc()}")
+        except Exception as err:  # noqa: BLE001 - every failure goes back: a failed request fails its items, a dead engine the job
+            status = "died" if method == "start" or type(err).__name__ == "EngineDeadError" else "refused"
+            reply = (status, f"{type(err).__name__}: {err}\n--- in the vLLM process ---\n{traceback.format_exc()}")
         pickle.dump(reply, replies)
         replies.flush()
 
