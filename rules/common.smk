@@ -1,6 +1,7 @@
 # Helpers shared by every rule file, from rankvideo/workflow; config validation, code fingerprints, input functions.
 # No rule lives here; the prefetch rule is in rules/workflow.smk.
 
+import functools
 import os
 import re
 import sys
@@ -10,21 +11,25 @@ from rankvideo.rerank.assemble import is_text_reranker
 from rankvideo.workflow.config import ablation_rerankers, built_here, coerce_types, loss_ablation_rows, stage1_settings, stage2_settings, stage2_variants, validate_config
 from rankvideo.corpus.shards import shard_names
 from rankvideo.files.video import configured_video
-from rankvideo.files.settings import record
+from rankvideo.files.settings import from_block, record
 from rankvideo.extract.settings import CaptionSettings, OcrSettings
 from rankvideo.judge.settings import PartitionSettings, TeacherSettings
 from rankvideo.rerank.settings import RerankSettings
 from rankvideo.retrieve.settings import OmniEmbedSettings
 from rankvideo.synthesize.settings import FilterSettings, SynthesisSettings
+from rankvideo.workflow.inference import check_inference_fits, engine_settings
 from rankvideo.workflow.plan import TRAIN_GPUS, check_training_fits
 from rankvideo.workflow.scripts import code_version
 
 config.update(coerce_types(config))  # --config values arrive as strings: read them as the schema's types
 validate_config(config, "config.yaml and any --configfile overlays")
 # Training must fit its GPUs before any is asked for (python -m rankvideo.workflow.plan shows the whole plan).
-PLAN_NOTE = check_training_fits(config, TRAIN_GPUS, Path(".snakemake/rankvideo"))
+PLAN_CACHE = Path(".snakemake/rankvideo")
+PLAN_NOTE = check_training_fits(config, TRAIN_GPUS, PLAN_CACHE)
 if PLAN_NOTE:
     print(PLAN_NOTE, file=sys.stderr)
+# So must every inference job: a vLLM job gets the GPUs its plan asks for, as tensor-parallel ranks.
+check_inference_fits(config, PLAN_CACHE)
 
 # Compute nodes are offline: a job loads checkpoints from the cache `snakemake prefetch` filled, never
 # downloads. The prefetch rule alone turns this off.
@@ -210,3 +215,18 @@ def needs_extraction(spec):
 def model_path(model):
     """The model as a job sees it: its input folder when this workflow builds it, else its name (a hub id)."""
     return lambda wildcards, input: input.model[0] if local_model(model) else model
+
+
+@functools.cache
+def engine(key, model):
+    """A GPU job's engine settings as plain data (rankvideo.workflow.inference): its context, vLLM's share of each GPU, and
+    its GPUs; remembered, since every shard's job asks."""
+    return record(engine_settings(config, key, model, PLAN_CACHE))
+
+
+def reranker_engine(wildcards):
+    return engine("rerank", RERANKERS[wildcards.reranker]["model"])
+
+
+def reranker_gpus(wildcards):
+    return reranker_engine(wildcards)["tensor_parallel_size"]

@@ -37,7 +37,7 @@ rule extract_ocr:
     benchmark:
         "benchmarks/extract_ocr/{shard}.tsv"
     params:
-        settings=record(OcrSettings.from_config(config["extract"])),
+        settings=record(from_block(OcrSettings, config["extract"])),
         code=code_version("extract_ocr"),
     threads: 2
     resources:
@@ -62,12 +62,13 @@ rule extract_captions:
         "benchmarks/extract_captions/{shard}.tsv"
     params:
         model=model_path(config["models"]["captioner"]),
-        settings=record(CaptionSettings.from_config(config["extract"])),
+        settings=record(from_block(CaptionSettings, config["extract"])),
         video=record(configured_video(config["video"], 1)),
+        engine=engine("extract_captions", config["models"]["captioner"]),
         code=code_version("extract_captions"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=engine("extract_captions", config["models"]["captioner"])["tensor_parallel_size"],
         mem_mb=lambda wildcards, attempt: 64000 * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,
     conda:

@@ -15,11 +15,12 @@ rule judge:
         "benchmarks/judge/judge.tsv"
     params:
         model=model_path(config["models"]["teacher"]),
-        settings=record(TeacherSettings.from_config(config["judge"])),
+        settings=record(from_block(TeacherSettings, config["judge"])),
+        engine=engine("judge", config["models"]["teacher"]),
         code=code_version("judge"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=engine("judge", config["models"]["teacher"])["tensor_parallel_size"],
         mem_mb=lambda wildcards, attempt: 96000 * attempt,
         runtime=lambda wildcards, attempt: 480 * attempt,
     conda:
@@ -37,7 +38,7 @@ rule partition:
     log:
         "logs/partition/partition.log",
     params:
-        settings=record(PartitionSettings.from_config(config["judge"])),
+        settings=record(from_block(PartitionSettings, config["judge"])),
         code=code_version("partition"),
     conda:
         "../envs/eval.yaml"

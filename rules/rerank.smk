@@ -47,14 +47,15 @@ rule rerank_shard:
         "benchmarks/rerank_shard/{reranker}/{shard}.tsv"
     params:
         spec=lambda wildcards: RERANKERS[wildcards.reranker],
-        settings=record(RerankSettings.from_config(config["rerank"])),
+        settings=record(from_block(RerankSettings, config["rerank"])),
         video=record(configured_video(config["video"], 2)),
+        engine=reranker_engine,
         n_shards=len(SHARDS),
         work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",
         code=code_version("rerank_shard"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=reranker_gpus,
         mem_mb=lambda wildcards, attempt: (96000 if text_reranker_job(wildcards) else 32000) * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,
     conda:

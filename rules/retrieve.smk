@@ -60,7 +60,7 @@ rule encode_corpus:
     params:
         encoder=omniembed_encoder,
         text_fields=lambda wildcards: FIRST_STAGES[wildcards.stage]["text_fields"],
-        settings=record(OmniEmbedSettings.from_config(config["omniembed"])),
+        settings=record(from_block(OmniEmbedSettings, config["omniembed"])),
         work_dir=lambda wildcards: f"results/first_stage/{wildcards.stage}/corpus/{wildcards.shard}.work",
         code=code_version("encode_corpus"),
     threads: 2
@@ -85,7 +85,7 @@ rule encode_queries:
         "benchmarks/encode_queries/{stage}/{split}.tsv"
     params:
         encoder=omniembed_encoder,
-        settings=record(OmniEmbedSettings.from_config(config["omniembed"])),
+        settings=record(from_block(OmniEmbedSettings, config["omniembed"])),
         code=code_version("encode_queries"),
     threads: 2
     resources:

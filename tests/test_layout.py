@@ -66,12 +66,13 @@ def test_every_rule_file_has_its_subpackage():
 
 def leaf_keys(node: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Every key path of a config mapping; the names under the free-form maps (rerankers, other_first_stages) are
-    user-chosen, so their entries' keys are walked under `*`."""
+    user-chosen, and those under the per-job maps (inference.max_model_len, inference.gpus) are rule names the code looks
+    up by the job (the schema requires each), so their entries' keys are walked under `*`."""
     if not isinstance(node, dict):
         return [path]
     keys = [path] if path else []
     for key, value in node.items():
-        name = "*" if path and path[-1] in ("rerankers", "other_first_stages") else str(key)
+        name = "*" if path and path[-1] in ("rerankers", "other_first_stages", "max_model_len", "gpus") else str(key)
         keys += leaf_keys(value, (*path, name))
     return keys
 

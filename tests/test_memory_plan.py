@@ -4,7 +4,8 @@ GPU does not fit the paper's A100-80GB while the sharded and adapter strategies 
 import pytest
 
 from rankvideo.files.video import configured_video
-from rankvideo.train.memory import count_model, find_config, fitting, plan
+from rankvideo.models.architecture import find_config
+from rankvideo.train.memory import count_model, fitting, plan
 from rankvideo.workflow.plan import main
 from tests.conftest import PAPER_CONFIG
 

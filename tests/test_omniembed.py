@@ -9,6 +9,7 @@ import torch
 
 from rankvideo.files.embeddings import read_embeddings, write_embeddings
 from rankvideo.files.errors import FormatError
+from rankvideo.files.settings import from_block
 from rankvideo.files.skips import Why
 from rankvideo.files.video_sheet import VideoRecord
 from rankvideo.retrieve.encode import encode_items
@@ -27,7 +28,7 @@ from rankvideo.retrieve.omniembed import (
 from rankvideo.retrieve.settings import OmniEmbedSettings
 from tests.conftest import PAPER_CONFIG
 
-SETTINGS = OmniEmbedSettings.from_config(PAPER_CONFIG["omniembed"])  # Tevatron's: "Query: ", 32 / 512 tokens, 24 frames at 280
+SETTINGS = from_block(OmniEmbedSettings, PAPER_CONFIG["omniembed"])  # Tevatron's: "Query: ", 32 / 512 tokens, 24 frames at 280
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
 
@@ -129,15 +130,21 @@ def test_a_shard_stopped_midway_resumes_without_encoding_done_videos_again(tmp_p
 
     items = [f"v{i}" for i in range(7)]
     with pytest.raises(Stop):
-        encode_items(items, lambda i: encode(i, stop_at="v5"), tmp_path / "work", made_by, chunk=2, stage="encode_corpus")
+        encode_items(items, lambda: lambda i: encode(i, stop_at="v5"), tmp_path / "work", made_by, chunk=2, stage="encode_corpus")
     assert sorted(p.name for p in (tmp_path / "work").glob("*.safetensors")) == ["part-00000.safetensors", "part-00001.safetensors"]
     calls.clear()
-    ids, vectors, skips = encode_items(items, encode, tmp_path / "work", made_by, chunk=2, stage="encode_corpus")
+    ids, vectors, skips = encode_items(items, lambda: encode, tmp_path / "work", made_by, chunk=2, stage="encode_corpus")
     assert calls == ["v4", "v5", "v6"]  # the part holding v4 was never written: v4 again, v0-v3 not
     assert ids == items and vectors[:, 0].tolist() == list(range(7))
     assert [(s.item_id, s.code) for s in skips] == [("v3", Why.NO_AUDIO)]  # recorded once, from its part
+
+    def no_model():
+        raise AssertionError("the encoder was loaded with every video encoded")
+
+    again = encode_items(items, no_model, tmp_path / "work", made_by, chunk=2, stage="encode_corpus")
+    assert again[0] == ids and (again[1] == vectors).all() and again[2] == skips
     calls.clear()
-    encode_items(items, encode, tmp_path / "work", {**made_by, "settings": {"frames": 16}}, chunk=2, stage="encode_corpus")
+    encode_items(items, lambda: encode, tmp_path / "work", {**made_by, "settings": {"frames": 16}}, chunk=2, stage="encode_corpus")
     assert calls == items  # parts made with other settings are not reused
 
 

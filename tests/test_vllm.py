@@ -121,3 +121,21 @@ def test_an_interpreter_without_vllm_is_named(tmp_path, monkeypatch):
         pytest.skip("this machine's python3 has vLLM")
     with pytest.raises(EngineDied, match="vLLM is not installed for .*make vllm-env"):
         VLLMProcess(model=str(tmp_path))
+
+
+def test_the_plans_kv_bytes_per_token_are_vllms(vllm_interpreter, tmp_path, capfd):
+    """The inference plan sizes a job's KV cache as layers x KV heads x head_dim x K and V x 2 bytes per token
+    (rankvideo.models.architecture); vLLM, given VLLM_CPU_KVCACHE_SPACE GiB for it, reports how many tokens fit."""
+    import re
+
+    from rankvideo.demo.twins import TWINS
+    from rankvideo.models.architecture import count_served
+    from rankvideo.models.textllm import VLLMTextLLM
+
+    path = TWINS["qwen3"](tmp_path / "qwen3", seed=0)
+    llm = VLLMTextLLM(str(path), dtype="bfloat16", max_model_len=4096)
+    llm.engine.close()
+    tokens = int(re.search(r"KV cache size: ([\d,]+) tokens", capfd.readouterr().err).group(1).replace(",", ""))
+    planned = count_served(path / "config.json").kv_bytes_per_token(1, dtype_bytes=2)
+    assert planned == 2 * 2 * 1 * 64 * 2  # the twin: 2 layers, 1 KV head of 64, K and V, bf16
+    assert tokens * planned == pytest.approx(int(os.environ["VLLM_CPU_KVCACHE_SPACE"]) * 2**30, rel=0.01)

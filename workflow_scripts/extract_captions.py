@@ -8,6 +8,7 @@ from rankvideo.files.settings import from_record
 from rankvideo.files.skips import write_skips
 from rankvideo.files.video import VideoSettings
 from rankvideo.files.video_sheet import read_video_sheet
+from rankvideo.models.serving import EngineSettings
 from rankvideo.workflow.scripts import run_script
 
 
@@ -17,7 +18,7 @@ def main(sm) -> None:
     rows, skips = [], []
     if videos:
         settings = from_record(CaptionSettings, p.settings)
-        captioner = load_captioner(p.model, settings.caption_backend, VideoSettings(**p.video), settings.caption_max_tokens)
+        captioner = load_captioner(p.model, settings.caption_backend, VideoSettings(**p.video), settings.caption_max_tokens, EngineSettings(**p.engine))
 
         def read(batch):
             return [c if isinstance(c, Exception) else {"text": c} for c in captioner.captions([v.path for v in batch])]

@@ -7,6 +7,7 @@ from rankvideo.files.queries import read_queries
 from rankvideo.files.settings import from_record
 from rankvideo.judge.settings import TeacherSettings
 from rankvideo.judge.teacher import judge, judgment_rows
+from rankvideo.models.serving import EngineSettings
 from rankvideo.synthesize.filters import Candidate
 from rankvideo.workflow.scripts import run_script
 
@@ -21,7 +22,7 @@ def main(sm) -> None:
     if candidates:
         from rankvideo.models.textllm import load_text_llm
 
-        judgments = judge(load_text_llm(settings.backend, p.model), candidates, read_queries(sm.input.queries), records, settings.mode,
+        judgments = judge(load_text_llm(settings.backend, p.model, EngineSettings(**p.engine)), candidates, read_queries(sm.input.queries), records, settings.mode,
                           settings.max_reasoning_tokens)
     logging.info("%d pairs judged", len(judgments))
     write_jsonl(sm.output[0], judgment_rows(judgments))

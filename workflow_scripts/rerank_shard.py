@@ -6,6 +6,7 @@ import logging
 from rankvideo.files.atomic import atomic_write_text
 from rankvideo.files.settings import from_record
 from rankvideo.files.video import VideoSettings
+from rankvideo.models.serving import EngineSettings
 from rankvideo.rerank.assemble import configured_reranker, reranker_evidence
 from rankvideo.rerank.settings import RerankSettings
 from rankvideo.rerank.work import model_fingerprint, rerank_videos, shard_work
@@ -17,7 +18,7 @@ def main(sm) -> None:
     queries, mine = shard_work(sm.input.candidates, sm.input.queries, sm.wildcards.shard, p.n_shards)
     results = {}
     if mine:
-        reranker = configured_reranker(p.spec, from_record(RerankSettings, p.settings), VideoSettings(**p.video))
+        reranker = configured_reranker(p.spec, from_record(RerankSettings, p.settings), VideoSettings(**p.video), EngineSettings(**p.engine))
         evidence, missing = reranker_evidence(p.spec, [sm.input.evidence], list(mine))
         settings = {**p.spec, "model": model_fingerprint(p.spec["model"]), "video": dict(p.video), "code": p.code}
         results = rerank_videos(reranker, mine, queries, evidence, p.work_dir, settings, missing)

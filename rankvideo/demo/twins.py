@@ -8,9 +8,10 @@ backends agree, not what a model knows.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from rankvideo.demo.tiny import build_tiny_qwen3vl, build_tokenizer
+from rankvideo.demo.tiny import TINY_PROMPT_FORMAT, build_processor, build_tiny_qwen3vl, build_tokenizer
 from rankvideo.models.model_card import write_model_card
 
 HEAD_DIM = 64  # vLLM's CPU attention: head sizes 32, 64, 80, ...; not 16
@@ -66,6 +67,48 @@ def build_qwen2_twin(out_dir: str | Path, seed: int = 0) -> Path:
 def build_qwen3vl_twin(out_dir: str | Path, seed: int = 0) -> Path:
     """Qwen/Qwen3-VL-8B-Instruct's architecture (the rerankers QVL-I/T/R and the base RV-1/RV-2 train from)."""
     return build_tiny_qwen3vl(out_dir, seed=seed, head_dim=HEAD_DIM, max_positions=MAX_POSITIONS)
+
+
+def cut_deepstack(indexes: list[int], depth: int, cut_depth: int) -> list[int]:
+    """Qwen3-VL's deepstack taps (vision layers whose output also feeds the decoder) in a tower cut to `cut_depth`
+    layers: each tap at its relative depth, taps that land on one layer kept once ([8, 16, 24] of 27 -> [0, 1] of 2)."""
+    return sorted({i * cut_depth // depth for i in indexes})
+
+
+def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: int = 2, vision_depth: int = 2,
+                          seed: int = 0) -> Path:
+    """A Qwen3-VL checkpoint's widths at a few layers, for measuring what a GPU engine holds per layer and per token.
+
+    Every width of `config_json` (a Qwen3-VL config.json, e.g. rankvideo.models.architecture.shipped_config(
+    "Qwen/Qwen3-VL-8B-Instruct")) is kept: hidden size, attention and KV heads, head_dim, MLP width, rotary
+    settings, the vision tower's width, heads, MLP, patching and merge. Only the depths are cut (`layers` decoder
+    layers, `vision_depth` vision layers, deepstack taps moved to fit) and the vocabulary is the twins' small
+    tokenizer's, so the embedding and output layer are small. Weights are random (seeded) and saved in bf16
+    safetensors with the tiny model's processor (same patching as Qwen3-VL) and a model card."""
+    import torch
+    import transformers
+
+    raw = json.loads(Path(config_json).read_text())
+    if not raw.get("model_type", "").startswith("qwen3_vl"):
+        raise ValueError(f"{config_json} is a {raw.get('model_type')!r} config: the width-true twin takes a Qwen3-VL one")
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer()
+    token = tokenizer.convert_tokens_to_ids
+    vision = raw["vision_config"]
+    text = {**raw["text_config"], "num_hidden_layers": layers, "vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": token("<|endoftext|>"), "eos_token_id": token("<|im_end|>")}
+    cut = {**vision, "depth": vision_depth,
+           "deepstack_visual_indexes": cut_deepstack(vision["deepstack_visual_indexes"], vision["depth"], vision_depth)}
+    ids = {"image_token_id": token("<|image_pad|>"), "video_token_id": token("<|video_pad|>"),
+           "vision_start_token_id": token("<|vision_start|>"), "vision_end_token_id": token("<|vision_end|>")}
+    config = transformers.AutoConfig.for_model(**{**raw, "text_config": text, "vision_config": cut, **ids})
+    torch.manual_seed(seed)
+    model = getattr(transformers, raw["architectures"][0])._from_config(config, dtype=torch.bfloat16).eval()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    build_processor(tokenizer).save_pretrained(out_dir)
+    write_model_card(out_dir, TINY_PROMPT_FORMAT, {"built_by": "rankvideo.demo.twins.build_width_true_twin", "seed": seed,
+                                                   "widths_of": Path(config_json).name, "layers": layers, "vision_depth": vision_depth})
+    return out_dir
 
 
 

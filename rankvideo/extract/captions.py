@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rankvideo.files.video import VideoDecodeError
 from rankvideo.models.prompts import render_caption
+from rankvideo.models.serving import EngineSettings
 
 CAPTION_BATCH = 16  # videos per generate call: vLLM batches them, transformers captions them one by one
 
@@ -50,12 +52,12 @@ class VlmCaptioner:
             return [c for s in decoded for c in self._generate([s])]
 
 
-def load_captioner(model: str, backend: str, video, max_new_tokens: int = 128) -> VlmCaptioner:
-    """A captioner on the transformers or vLLM backend; `video` is a VideoSettings."""
+def load_captioner(model: str, backend: str, video, max_new_tokens: int = 128, engine: EngineSettings | None = None) -> VlmCaptioner:
+    """A captioner on the transformers or vLLM backend; `video` is a VideoSettings, `engine` sizes a vLLM one."""
     if backend == "vllm":
         from rankvideo.models.vllm_backend import VLLMBackend
 
-        return VlmCaptioner(VLLMBackend(model, "paper", video), max_new_tokens)
+        return VlmCaptioner(VLLMBackend(model, "paper", video, **(asdict(engine) if engine else {})), max_new_tokens)
     from rankvideo.models.transformers_backend import TransformersBackend
 
     return VlmCaptioner(TransformersBackend(model, "paper", video), max_new_tokens)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rankvideo.files.settings import from_block
 
 
 @dataclass(frozen=True)
@@ -17,10 +13,6 @@ class OcrSettings:
     ocr_fps: float
     ocr_max_frames: int
 
-    @classmethod
-    def from_config(cls, extract: Mapping[str, Any]) -> OcrSettings:
-        return from_block(cls, extract)
-
 
 @dataclass(frozen=True)
 class CaptionSettings:
@@ -28,7 +20,3 @@ class CaptionSettings:
 
     caption_backend: str  # vllm on the cluster, transformers on CPU
     caption_max_tokens: int
-
-    @classmethod
-    def from_config(cls, extract: Mapping[str, Any]) -> CaptionSettings:
-        return from_block(cls, extract)

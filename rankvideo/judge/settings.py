@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rankvideo.files.settings import from_block
 
 
 @dataclass(frozen=True)
@@ -17,10 +13,6 @@ class TeacherSettings:
     mode: str  # judge.mode: reason (answer after the reasoning) or direct
     max_reasoning_tokens: int
 
-    @classmethod
-    def from_config(cls, judge: Mapping[str, Any]) -> TeacherSettings:
-        return from_block(cls, judge)
-
 
 @dataclass(frozen=True)
 class PartitionSettings:
@@ -30,7 +22,3 @@ class PartitionSettings:
     alpha1: float  # trusted negative: y_T = 0 and delta <= alpha1
     alpha2: float  # suspected positive (dropped): y_T = 1 and delta > alpha2
     min_trusted_negatives: int  # a query keeps at least this many trusted negatives, or is dropped
-
-    @classmethod
-    def from_config(cls, judge: Mapping[str, Any]) -> PartitionSettings:
-        return from_block(cls, judge)

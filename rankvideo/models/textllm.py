@@ -13,11 +13,13 @@ import importlib.util
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from rankvideo.models.serving import EngineSettings
 
 log = logging.getLogger(__name__)
 RETRY_SAMPLING = {"temperature": 0.8, "top_p": 0.95}  # both backends, for retries of malformed answers
@@ -199,9 +201,10 @@ def margin_from_logprobs(logprobs: dict[int, float] | None, ids: tuple[int, int]
     return Margin(*parsed)
 
 
-def load_text_llm(backend: str, model_path: str) -> TextLLM | VLLMTextLLM:
+def load_text_llm(backend: str, model_path: str, engine: EngineSettings | None = None) -> TextLLM | VLLMTextLLM:
+    """A text LLM on `backend`; `engine` sizes a vLLM one (the workflow's memory plan), else vLLM's defaults here."""
     if backend == "transformers":
         return TextLLM(model_path)
     if backend == "vllm":
-        return VLLMTextLLM(model_path)
+        return VLLMTextLLM(model_path, **(asdict(engine) if engine else {}))
     raise ValueError(f"unknown text LLM backend {backend!r}; expected 'transformers' or 'vllm'")

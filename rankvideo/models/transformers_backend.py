@@ -82,8 +82,6 @@ class TransformersBackend:
         self.video = video
         self.batch_size = batch_size
         self.ids: AnswerIds = answer_ids(self.tokenizer, prompt_format)
-        if max_reasoning_tokens and prompt_format != "paper":
-            raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
         self.max_reasoning_tokens = max_reasoning_tokens
 
     # --- inputs ------------------------------------------------------------------------------

@@ -50,8 +50,6 @@ class VLLMBackend:
                  enable_prefix_caching: bool = True):
         from transformers import AutoTokenizer
 
-        if max_reasoning_tokens and prompt_format != "paper":
-            raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
         self.ids = answer_ids(self.tokenizer, prompt_format)
         self.prompt_format = prompt_format

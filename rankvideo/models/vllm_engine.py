@@ -61,8 +61,8 @@ class VLLMProcess:
             stream.flush()
         self.child = subprocess.Popen([self.python, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stream)
         try:
-            self._call("start", llm_kwargs)
-            log.info("backend vllm: %s served by vLLM %s under %s", llm_kwargs["model"], self._call("version"), self.python)
+            version = self._call("start", llm_kwargs)
+            log.info("backend vllm: %s served by vLLM %s under %s", llm_kwargs["model"], version, self.python)
         except BaseException:
             self.close()
             raise
@@ -164,10 +164,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         except EOFError:
             return
         try:
-            if method == "start":
-                engine, value = Engine(*args), None
-            elif method == "version":
-                value = sys.modules["vllm"].__version__
+            if method == "start":  # answers with vLLM's version, for the job's log
+                engine, value = Engine(*args), sys.modules["vllm"].__version__
             else:
                 value = getattr(engine, method)(*args)
             reply = ("ok", value)

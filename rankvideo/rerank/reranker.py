@@ -74,6 +74,8 @@ class VLMReranker:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
         self.prompt_format = check_format(prompt_format or model_prompt_format(model_path))
+        if max_reasoning_tokens and self.prompt_format != "paper":
+            raise ValueError("a reasoning reranker (max_reasoning_tokens > 0) reads its answer after <answer>: use prompt_format 'paper'")
         video = format_video(self.prompt_format, fps, max_frames, min_pixels, max_pixels)
         if backend == "transformers":
             from rankvideo.models.transformers_backend import TransformersBackend

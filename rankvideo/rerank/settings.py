@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rankvideo.files.settings import from_block
 
 
 @dataclass(frozen=True)
@@ -16,7 +12,3 @@ class RerankSettings:
 
     backend: str  # rerank.backend: vllm (upstream inference.py) or transformers
     batch_size: int  # queries per forward on the transformers backend
-
-    @classmethod
-    def from_config(cls, rerank: Mapping[str, Any]) -> RerankSettings:
-        return from_block(cls, rerank)

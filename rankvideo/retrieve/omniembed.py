@@ -13,7 +13,7 @@ Tevatron appends `<|endoftext|>` to `x[0]` of the rendered template, which was t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -206,12 +206,16 @@ def encode_shard(encoder: Mapping[str, str], settings: OmniEmbedSettings, videos
 
     if not videos:
         return [], np.zeros((0, 0), np.float32), []
-    model = OmniEmbedEncoder(encoder["model"], encoder["adapter"], encoder["processor"], settings)
     by_id = {v.video_id: v for v in videos}
 
-    def encode(video_id: str) -> tuple[np.ndarray, list[tuple[Why, str]]]:
-        video = by_id[video_id]
-        doc, lacks = video_document(video.path, document_text(document_values(video, records.get(video_id)), text_fields), settings)
-        return model.encode_document(doc), lacks
+    def loaded() -> Callable[[str], tuple[np.ndarray, list[tuple[Why, str]]]]:
+        model = OmniEmbedEncoder(encoder["model"], encoder["adapter"], encoder["processor"], settings)
 
-    return encode_items([v.video_id for v in videos], encode, work_dir, made_by, chunk=CHUNK, stage="encode_corpus")
+        def encode(video_id: str) -> tuple[np.ndarray, list[tuple[Why, str]]]:
+            video = by_id[video_id]
+            doc, lacks = video_document(video.path, document_text(document_values(video, records.get(video_id)), text_fields), settings)
+            return model.encode_document(doc), lacks
+
+        return encode
+
+    return encode_items([v.video_id for v in videos], loaded, work_dir, made_by, chunk=CHUNK, stage="encode_corpus")

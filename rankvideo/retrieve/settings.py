@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rankvideo.files.settings import from_block
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,3 @@ class OmniEmbedSettings:
     frame_size: int  # frames resized to frame_size x frame_size (collator: 280), a multiple of 28
     audio_rate: int  # the audio track resampled to this rate, mono (qwen-omni-utils: 16 kHz)
     batch_size: int  # queries per forward (documents are encoded one at a time)
-
-    @classmethod
-    def from_config(cls, omniembed: Mapping[str, Any]) -> OmniEmbedSettings:
-        return from_block(cls, omniembed)

@@ -30,7 +30,3 @@ class FilterSettings:
     positive_depth: int  # filter (a): the positive must be in the first-stage top positive_depth
     max_negative_ratio: float  # filter (b): drop a query whose top hard negative scores above this times its positive
     candidates: int  # negatives judged per kept query
-
-    @classmethod
-    def from_config(cls, synthesis: Mapping[str, Any]) -> FilterSettings:
-        return from_block(cls, synthesis)

@@ -19,13 +19,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rankvideo.cli import UsageError
 from rankvideo.files.atomic import atomic_write_text
 from rankvideo.files.video import VideoSettings
+from rankvideo.models.architecture import meta_model
 from rankvideo.train.settings import LORA_TARGETS
 
 GB = 1e9
@@ -47,42 +46,13 @@ class ModelCount:
     vision: Mapping[str, Any]
 
 
-def shipped_config(model: str) -> Path | None:
-    """The config.json this package ships for a hub model (rankvideo/train/configs/<name>.json), by the id's last part."""
-    path = resources.files("rankvideo").joinpath(f"train/configs/{model.split('/')[-1]}.json")
-    return Path(str(path)) if path.is_file() else None
-
-
-def find_config(model: str) -> Path:
-    """A model's config.json: its folder's, the local hub cache's, or the one shipped here; else an error saying what to do."""
-    folder = Path(model) / "config.json"
-    if folder.is_file():
-        return folder
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        cached = try_to_load_from_cache(model, "config.json")
-    except ValueError:  # not a hub id (a folder that does not exist yet)
-        cached = None
-    if isinstance(cached, str):
-        return Path(cached)
-    shipped = shipped_config(model)
-    if shipped is None:
-        raise UsageError(f"no config.json for {model}: not a folder, not in the hub cache, not shipped in rankvideo/train/configs; "
-                         f"run `snakemake prefetch --cores 1` on a machine with internet access, or pass a model folder")
-    return shipped
-
-
 def count_model(config_path: Path) -> ModelCount:
     """Build the architecture on the meta device (no memory, no weights) and count its parameters."""
     import torch
-    from transformers import AutoConfig, AutoModelForImageTextToText
 
     raw = json.loads(config_path.read_text())
-    config = AutoConfig.for_model(**raw)
     stored = raw.get("text_config", {}).get("dtype") or raw.get("torch_dtype") or "float32"  # the checkpoint's dtype
-    with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(config, dtype=getattr(torch, stored))
+    model = meta_model(raw, stored)
     by_dtype = Counter()
     for param in model.parameters():
         by_dtype[str(param.dtype).removeprefix("torch.")] += param.numel()
