@@ -8,7 +8,8 @@
 #   models, to results/eval/ndcg.json (config/smoke.yaml); prints the backend each rule used.
 # make gpu-check: Qwen3-VL-8B's widths at two layers on vLLM, measured against the inference plan (docs/gpu-check.md);
 #   without a GPU it builds the twin and plans it.
-# make mutation: mutmut over the pure core against its unit tests; writes docs/mutation.md (not part of make test).
+# make mutation: mutmut over the core, drivers, builders, config and DAG helpers against their unit tests, then six bugs
+#   planted by hand (bench/planted_bugs.sh); writes docs/mutation.md (not part of make test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
@@ -75,11 +76,12 @@ dry-run: $(STAMP)
 	$(VENV)/bin/snakemake -n $(DEMO)
 
 test: $(STAMP) $(VLLM_STAMP)
-	$(VLLM_ENV) $(PY) -m pytest -q
+	$(VLLM_ENV) $(PY) -m pytest -q --durations=25
 
 mutation: $(STAMP)
 	rm -rf mutants
 	$(PY) bench/mutation.py
+	bash bench/planted_bugs.sh
 
 clean:
 	rm -rf results logs benchmarks .snakemake mutants

@@ -36,7 +36,7 @@ rule paper_analysis:
         min_group_queries=config["evaluation"]["min_group_queries"],
         loss_ablation=loss_ablation_rows(config),
         table2_runs=table2_runs(),
-        table2_depths={name: spec["depth"] for name, spec in FIRST_STAGES.items()},
+        table2_depths=first_stage_depths(),
         code=code_version("paper_analysis"),
     conda:
         "../envs/eval.yaml"

@@ -21,7 +21,7 @@ rule evaluate:
         rerank_depth=config["rerank"]["depth"],
         first_stage_name=FIRST_STAGE["name"],
         other_runs=other_first_stage_runs(),
-        other_depths={name: spec["depth"] for name, spec in FIRST_STAGES.items()},
+        other_depths=first_stage_depths(),
         dataset=DATASET["name"],
         code=code_version("evaluate"),
     conda:

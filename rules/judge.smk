@@ -96,13 +96,7 @@ rule funnel:
 
 rule skip_manifest:
     input:
-        corpus="results/corpus/skipped.tsv",
-        extract=expand("results/extract/{modality}/{shard}.skipped.tsv", modality=("asr", "ocr", "caption"), shard=SHARDS),
-        synthesis=expand("results/synthesis/generated/{shard}.skipped.tsv", shard=SHARDS),
-        dedup="results/synthesis/dedup.skipped.tsv",
-        filtered="results/synthesis/filtered_out.tsv",
-        judged="results/judge/dropped.tsv",
-        first_stage=first_stage_skips(),
+        unpack(skip_manifest_inputs),
     output:
         "results/skipped.tsv",
     log:

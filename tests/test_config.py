@@ -25,7 +25,7 @@ def test_paper_values(config):
     for stage, epochs in (("stage1", 1), ("stage2", 2)):
         optim = config["train"][stage]
         assert (optim["lr"], optim["scheduler"], optim["warmup_ratio"], optim["optimizer"], optim["epochs"]) == (1e-5, "cosine", 0.03, "adamw", epochs)
-    assert config["train"]["stage1"]["batch_size"] == 16
+    assert config["train"]["stage1"]["batch_size"] == 16 and config["train"]["stage1"]["dedupe_by_video"] is True
     assert (1 + s2["negatives"]) * config["train"]["stage2"]["groups_per_step"] == 3  # paper Table 6: batch size 3
 
 
@@ -182,3 +182,187 @@ def test_settings_travel_to_a_rule_as_plain_data_and_come_back(config):
     assert isinstance(record(pair_only), dict) and "lambda_teacher" not in repr(record(pair_only))
     assert from_record(Stage2Settings, record(pair_only)) == pair_only and from_record(Stage2Settings, record(full)) == full
     assert from_record(Stage1Settings, record(stage1_settings(config))) == stage1_settings(config)
+
+
+def nested(key: str, value):
+    """{"a": {"b": value}} for the key "a.b"."""
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def lookup(config, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
+@pytest.mark.parametrize("key, spellings, value", [
+    ("train.stage2.lr", ["1e-5", "1E-5", "1.0E-5", "+1e-5", "0.00001", "1.0e-05"], 1e-5),
+    ("judge.alpha1", ["-6", "-6.0", "-6e0", "-0.6E+1"], -6.0),
+    ("judge.alpha2", ["+5", "5", "5.", "+5.0"], 5.0),
+    ("train.stage2.lambda_teacher", ["5", "5.0", "50e-1", ".5e1"], 5.0),
+    ("train.stage2.negatives", ["3", "+3", " 3 "], 3),
+    ("judge.seed", ["-6"], -6),
+    ("rerank.depth", ["+50", "50", "5_0"], 50),
+])
+def test_every_spelling_of_a_number_reads_as_that_number(config, tmp_path, key, spellings, value):
+    """--config hands nested values over as strings; exponents, signs and ints for floats read as the number, of the
+    key's type, and as the same spelling in an overlay file does."""
+    for text in spellings:
+        coerced = coerce_types(merge(config, nested(key, text)))
+        validate_config(coerced)
+        got = lookup(coerced, key)
+        assert got == value and not isinstance(got, (str, bool)), (key, text, got)
+        if isinstance(value, int):
+            assert type(got) is int, (key, text, got)
+        overlay = tmp_path / "overlay.yaml"
+        overlay.write_text(yaml.safe_dump(nested(key, "SPELLING")).replace("SPELLING", text.strip()))
+        assert load_config(REPO / "config.yaml", overlay) == coerced, (key, text)
+
+
+@pytest.mark.parametrize("key, text, expected", [
+    ("rerank.depth", "5.0", "rerank.depth: expected type 'integer', got 5.0"),  # a float a slice would refuse later
+    ("train.stage2.negatives", "2.5", "train.stage2.negatives: expected type 'integer', got 2.5"),
+    ("workflow.shards", "1e2", "workflow.shards: expected type 'integer', got '1e2'"),
+    ("judge.alpha1", "minus six", "judge.alpha1: expected type 'number', got 'minus six'"),
+    ("train.lora.enabled", "1", "train.lora.enabled: expected type 'boolean', got 1"),
+])
+def test_a_number_of_the_wrong_kind_fails_naming_the_key(config, key, text, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(coerce_types(merge(config, nested(key, text))))
+    assert expected in str(info.value)
+
+
+def test_every_problem_is_one_line_naming_its_key_sorted_by_key(config):
+    """Each kind of schema error in its own words, the keys sorted (video.fps comes first in the schema, last here)."""
+    bad = copy.deepcopy(config)
+    bad["video"]["fps"] = "two"
+    bad["train"]["stage1"]["warmup_ratio"] = 2
+    bad["train"]["stage2"].update(lr=0, tau_pairr=3)
+    bad["dataset"]["qrels"] = ""
+    bad["first_stage"].update(text_fields=[], name="a b", run=5)
+    bad["judge"]["mode"] = "think"
+    bad["extra"] = 1
+    del bad["demo"]
+    stage2_keys = ["epochs", "groups_per_step", "lambda_pt", "lambda_teacher", "losses", "lr", "negative_weight", "negatives", "optimizer",
+                   "scheduler", "soft_negative_target", "tau_pair", "tau_point", "tau_teacher", "warmup_ratio"]  # its own and optim's
+    with pytest.raises(ConfigError) as info:
+        validate_config(bad)
+    assert str(info.value) == "\n  ".join([
+        "invalid configuration (config):",
+        "<top level>: Additional properties are not allowed ('extra' was unexpected); allowed keys here: ['dataset', 'demo', 'evaluation', "
+        "'extract', 'first_stage', 'inference', 'judge', 'models', 'omniembed', 'other_first_stages', 'rerank', 'rerankers', 'synthesis', "
+        "'train', 'video', 'workflow']",
+        "<top level>: 'demo' is a required property",
+        "dataset.qrels: expected length >= 1, got ''",
+        "first_stage.name: expected matching '^[A-Za-z0-9._-]+$', got 'a b'",
+        "first_stage.run: 5 is not valid; expected one of ['#/$defs/path', 'null']",
+        "first_stage.text_fields: expected at least items 1, got []",
+        "judge.mode: expected one of ['direct', 'reason'], got 'think'",
+        "train.stage1.warmup_ratio: expected <= 1, got 2",
+        f"train.stage2: Unevaluated properties are not allowed ('tau_pairr' was unexpected); allowed keys here: {stage2_keys}",
+        "train.stage2.lr: expected > 0, got 0",
+        "video.fps: expected type 'number', got 'two'"])
+
+
+def test_cross_checks_hold_at_their_bounds_and_name_each_unknown_reranker(config):
+    edge = copy.deepcopy(config)
+    edge["rerank"]["depth"] = edge["first_stage"]["depth"] = 100  # as deep as the first stage: allowed
+    edge["other_first_stages"]["CLIP"] = {"backend": "precomputed", "run": "r.json", "model": "clip", "text_fields": ["title"],
+                                          "depth": 100}
+    validate_config(edge)
+    edge["first_stage"]["depth"] = 99
+    edge["evaluation"].update(analysis_reranker="RV-9", ecdf_rerankers=["QVL-I", "X"], latency_rerankers=["Y", "Z"])
+    with pytest.raises(ConfigError) as info:
+        validate_config(edge)
+    known = sorted(config["rerankers"])
+    assert str(info.value).splitlines()[1:] == [
+        "  rerank.depth: 100 exceeds first_stage.depth 99",  # the main first stage's own depth is checked once, here
+        f"  evaluation.analysis_reranker: ['RV-9'] not among the configured rerankers {known}",
+        f"  evaluation.ecdf_rerankers: ['X'] not among the configured rerankers {known}",
+        f"  evaluation.latency_rerankers: ['Y', 'Z'] not among the configured rerankers {known}"]
+
+
+# A schema with every construct coerce_types walks: $ref (through two aliases), allOf, if/then/else, type lists,
+# constants beside types, properties beside additionalProperties, array items.
+SCHEMA = {
+    "$defs": {"count": {"type": "integer"}, "alias": {"$ref": "#/$defs/count"}, "alias2": {"$ref": "#/$defs/alias"},
+              "counted": {"properties": {"a": {"$ref": "#/$defs/count"}}}},
+    "type": "object",
+    "properties": {
+        "deep": {"$ref": "#/$defs/alias2"},
+        "all": {"allOf": [{"type": "number"}]},
+        "bounded": {"type": "integer", "anyOf": [{"minimum": 0}]},
+        "cond": {"if": {"required": ["a"]}, "then": {"$ref": "#/$defs/counted"},
+                 "else": {"properties": {"b": {"type": "boolean"}}}},
+        "typed": {"type": ["integer", "null"]},
+        "word": {"anyOf": [{"type": "boolean"}, {"enum": ["yes", "no"]}]},
+        "one": {"oneOf": [{"const": "1"}, {"type": "integer"}]},
+        "mixed": {"properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "string"}},
+        "names": {"type": "array", "items": {"type": "string"}},
+        "counts": {"type": "array", "items": {"$ref": "#/$defs/count"}},
+        "flag": {"type": "boolean"},
+    },
+}
+
+
+def test_coercion_follows_every_schema_construct(monkeypatch):
+    from rankvideo.workflow import config as module
+
+    monkeypatch.setattr(module, "schema", lambda: SCHEMA)
+    given = {"deep": "050", "all": "1e-5", "bounded": "+3", "cond": {"a": "3", "b": "true"}, "typed": "7", "word": "yes", "one": "1",
+             "mixed": {"a": "5", "b": "5"}, "names": ["5", "06"], "counts": ["1", "+2"], "flag": "010"}
+    assert coerce_types(given) == {
+        "deep": 50,  # a leading zero reads as decimal, as int() reads it (YAML 1.1 would read octal 40)
+        "all": 1e-5, "bounded": 3, "cond": {"a": 3, "b": True}, "typed": 7,
+        "word": "yes", "one": "1",  # a constant of the schema stays the string it is
+        "mixed": {"a": 5, "b": "5"}, "names": ["5", "06"], "counts": [1, 2],
+        "flag": 8}  # a key of another type reads as YAML reads it; validation then names it
+    assert coerce_types({"flag": " maybe "}) == {"flag": " maybe "}  # unreadable text is left as written
+
+
+def test_merge_copies_what_it_overlays(config):
+    base = {"a": {"b": [[1]]}, "c": [2]}
+    overlay = {"a": {"d": [[3]]}, "c": [[4]]}
+    merged = merge(base, overlay)
+    assert merged == {"a": {"b": [[1]], "d": [[3]]}, "c": [[4]]}
+    for inner in (merged["a"]["b"][0], merged["a"]["d"][0], merged["c"][0]):
+        inner.append(9)
+    assert base == {"a": {"b": [[1]]}, "c": [2]} and overlay == {"a": {"d": [[3]]}, "c": [[4]]}
+
+
+def test_allowed_keys_come_from_the_node_and_the_definition_it_extends(monkeypatch):
+    """A node with no properties of its own, extending a definition with or without properties."""
+    from rankvideo.workflow import config as module
+
+    root = {"$defs": {"base": {"properties": {"x": {}}}, "bare": {"type": "object"}}, "type": "object",
+            "properties": {"a": {"$ref": "#/$defs/base", "unevaluatedProperties": False},
+                           "b": {"$ref": "#/$defs/bare", "unevaluatedProperties": False}}}
+    monkeypatch.setattr(module, "schema", lambda: root)
+    with pytest.raises(ConfigError) as info:
+        validate_config({"a": {"x": 1, "y": 2}, "b": {"z": 3}})
+    assert str(info.value).splitlines()[1:] == [
+        "  a: Unevaluated properties are not allowed ('y' was unexpected); allowed keys here: ['x']",
+        "  b: Unevaluated properties are not allowed ('z' was unexpected); allowed keys here: []"]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"- a list\n", "{path}: expected a mapping of config keys at the top level"),
+    (b"video: {fps: \x07}\n", '{path}:?: invalid YAML: unacceptable character #x0007: special characters are not allowed\n'
+                              '  in "<byte string>", position 13'),
+    (b"video:\n  fps: [\n", "{path}:3: invalid YAML: expected the node content, but found '<stream end>'"),
+])
+def test_a_config_file_yaml_cannot_read_fails_naming_it(tmp_path, content, expected):
+    path = tmp_path / "overlay.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config.yaml", path)
+    assert str(info.value) == expected.replace("{path}", str(path))
+
+
+def test_config_files_in_utf8_with_a_bom_or_utf16_read_as_utf8(config, tmp_path):
+    for name, data in (("bom.yaml", "\ufeffdataset: {name: Café}\n".encode("utf-8")),
+                       ("utf16.yaml", "dataset: {name: Café}\n".encode("utf-16"))):
+        (tmp_path / name).write_bytes(data)
+        assert load_config(REPO / "config.yaml", tmp_path / name)["dataset"]["name"] == "Café"

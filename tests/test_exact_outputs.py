@@ -284,3 +284,46 @@ def test_table_is_this_markdown():
 def reasons(skips) -> dict:
     """Each skipped item's stage, code and particulars."""
     return {s.item_id: (s.stage, str(s.code), s.reason) for s in skips}
+
+
+def test_the_funnel_counts_every_step_and_reads_as_this_table():
+    from rankvideo.judge.funnel import funnel_counts, funnel_markdown
+
+    records = [{"asr": "speech", "ocr": " ", "caption": "c"}, {"asr": "", "caption": "c"}, {"ocr": "SIGN", "caption": ""}]
+    written = [{"variant": "caption"}, {"variant": "audio"}, {"variant": "caption"}]
+    partitions = [{"trusted": [1, 2], "suspected": [3], "hard": []}, {"trusted": [1], "suspected": [], "hard": [2, 3, 4]}]
+    stage2 = [{"query_id": "a", "true_label": 1}, {"query_id": "a", "true_label": 0}, {"query_id": "a", "true_label": 0},
+              {"query_id": "b", "true_label": 1}, {"query_id": "b", "true_label": 0}, {"query_id": "c", "true_label": 1},
+              {"query_id": "c", "true_label": 0}]
+    counts = funnel_counts(records, written, n_malformed=4, n_after_dedup=5, n_human=6, n_retrieved=11, n_after_a=9, n_after_b=7,
+                           judgments=[{}] * 8, partitions=partitions, n_misjudged=1, n_few_trusted=2, stage1=["x", "y"], stage2=stage2)
+    assert counts == {
+        "videos": 3, "videos_with_text": {"asr": 1, "ocr": 1, "caption": 2}, "queries_written_per_variant": {"caption": 2, "audio": 1},
+        "queries_malformed_after_retries": 4, "synthetic_after_dedup": 5, "human_queries": 6, "queries_retrieved": 11,
+        "after_filter_a_positive_in_top_k": 9, "after_filter_b_negative_ratio": 7, "pairs_judged": 8, "queries_positive_misjudged": 1,
+        "queries_too_few_trusted_negatives": 2, "queries_kept": 2, "negatives": {"trusted": 3, "suspected": 1, "hard": 3},
+        "negatives_per_query": {"trusted": 1.5, "suspected": 0.5, "hard": 1.5}, "stage1_records": 2, "stage2_records": 7,
+        "stage2_positive_pairs": 3, "stage2_negative_pairs": 4, "stage2_candidates_per_query": 3.5,
+        "queries_by_negative_count": {"2": 1, "1": 2}}
+    assert list(counts["queries_by_negative_count"]) == ["2", "1"]
+    assert funnel_markdown(counts) == (
+        "| step | count |\n|---|---|\n"
+        "| videos with ASR / OCR / caption text | 1 / 1 / 2 of 3 |\n"
+        "| synthetic queries written, per variant | caption 2, audio 1 |\n"
+        "| malformed answers after retries | 4 |\n"
+        "| synthetic queries after deduplication | 5 |\n"
+        "| human queries mixed in | 6 |\n"
+        "| after filter (a): positive in first-stage top k | 9 |\n"
+        "| after filter (b): top negative <= ratio x positive | 7 |\n"
+        "| (query, video) pairs judged by the teacher | 8 |\n"
+        "| queries dropped: positive misjudged | 1 |\n"
+        "| queries dropped: too few trusted negatives | 2 |\n"
+        "| queries kept | 2 |\n"
+        "| trusted / suspected / hard negatives | 3 / 1 / 3 |\n"
+        "| per query: trusted / suspected / hard | 1.50 / 0.50 / 1.50 |\n"
+        "| Stage 1 records (one video per query) | 2 |\n"
+        "| Stage 2 records: positives + negatives | 7 = 3 + 4 |\n"
+        "| Stage 2 candidates per query (paper: 3.85) | 3.50 |\n"
+        "| queries by number of negatives | 1 with 2, 2 with 1 |\n")
+    empty = funnel_counts([], [], 0, 0, 0, 0, 0, 0, [], [], 0, 0, [], [])
+    assert (empty["negatives_per_query"], empty["stage2_candidates_per_query"]) == ({"trusted": 0.0, "suspected": 0.0, "hard": 0.0}, 0.0)

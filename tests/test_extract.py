@@ -58,6 +58,54 @@ def test_a_batch_reader_fails_per_video_or_per_batch_never_the_whole_shard():
                                                      ("v4", "ValueError: unreadable")]
 
 
+def test_a_reading_made_without_part_of_its_video_keeps_its_text_and_is_recorded():
+    """A caption made from frames alone (no audio track) is a caption, not a failure: its row has the text and no error,
+    and the skip manifest gets a no_audio line."""
+    from rankvideo.files.skips import Why
+
+    videos = [VideoRecord("v1", Path("a.mp4")), VideoRecord("v2", Path("b.mp4"))]
+    readings = [{"text": "A ball.", "lacks": []}, {"text": "A square.", "lacks": [(Why.NO_AUDIO, "no audio track")]}]
+    rows, skips = extract_each(videos, "caption", "captioner", lambda batch: readings, batch_size=2)
+    assert rows == [{"video_id": "v1", "model": "captioner", "error": "", "text": "A ball."},
+                    {"video_id": "v2", "model": "captioner", "error": "", "text": "A square."}]
+    assert [(s.item_id, s.stage, s.code, s.reason) for s in skips] == [("v2", "caption", Why.NO_AUDIO, "no audio track")]
+
+
+def test_the_captioner_hears_whole_feature_frames_or_records_why_not(demo_corpus):
+    """Qwen3-Omni's audio input: the track at the feature extractor's rate, zero-padded to whole 160-sample frames as
+    vLLM pads it (so both backends get the same samples); a video without an audio stream gets None and no_audio."""
+    from rankvideo.extract.captions import Hearing, heard_audio
+    from rankvideo.files.skips import Why
+    from rankvideo.files.video import decode_audio
+
+    hearing = Hearing(16000, 160)
+    speech = demo_corpus / "videos" / "v001.mp4"
+    audio, lacks = heard_audio(speech, hearing)
+    track = decode_audio(speech, 16000)
+    assert lacks == [] and len(audio) % 160 == 0 and 0 <= len(audio) - len(track) < 160
+    assert (audio[:len(track)] == track).all() and not audio[len(track):].any()
+    silent = heard_audio(demo_corpus / "videos" / "v049.mp4", hearing)
+    assert silent == (None, [(Why.NO_AUDIO, "no audio track: captioned from frames alone")])
+
+
+def test_an_omni_request_carries_the_audio_heard_with_the_video():
+    """vLLM's request: the frames as sampled; for Qwen3-Omni, when there is a track, the audio with use_audio_in_video."""
+    import numpy as np
+
+    from rankvideo.files.video import SampledVideo, VideoInfo
+    from rankvideo.models.vllm_backend import media_input
+
+    sampled = SampledVideo(np.zeros((4, 32, 32, 3), np.uint8), [0, 10, 20, 29], [0.0, 1.0, 2.0, 2.9], VideoInfo(30, 10.0, 32, 32, True))
+    audio = np.zeros(480, np.float32)
+    assert media_input(sampled, False)["processor"] == {"do_sample_frames": False, "do_resize": False}
+    with pytest.raises(ValueError, match="no audio tower"):
+        media_input(sampled, False, audio)
+    heard, silent = media_input(sampled, True, audio), media_input(sampled, True)
+    assert heard["audio"] is audio
+    assert heard["processor"] == {"do_sample_frames": False, "do_resize": False, "use_audio_in_video": True}
+    assert silent["audio"] is None and silent["processor"]["use_audio_in_video"] is False
+
+
 def test_tesseract_reads_burned_in_text(demo_corpus):
     ocr = TesseractOcr("eng", fps=1, max_frames=4)
     assert "FLOOD WARNING" in ocr.read(demo_corpus / "videos" / "v016.mp4").upper()

@@ -206,3 +206,30 @@ def test_reason_mode_reads_the_margin_after_each_pairs_own_reasoning():
     assert all("<answer>" not in j.reasoning for j in judged)  # the reasoning is kept up to its <answer>
     direct = judge(ScriptedTeacher(), candidates, queries, records, "direct", max_reasoning_tokens=0)
     assert {j.delta for j in direct} == {0.0} and all(j.reasoning == "" for j in direct)  # no reasoning, no verdict
+
+
+def test_stage2_groups_rotate_more_negatives_than_k_and_never_train_on_a_suspected_positive():
+    """Five usable negatives for K = 2 over three epochs: each epoch's group is the positive and two negatives, the
+    epochs differ and together see all five, in the order training_sets samples for epoch 0. The teacher's suspected
+    positives never become negatives, in the rows or in any epoch's group."""
+    from rankvideo.train.stage2 import stage2_groups
+
+    usable = {"t0", "t1", "t2", "h1", "h2"}
+    judgments = [J("q", "p", 2.0, True), *(J("q", v, -7.0) for v in ("t0", "t1", "t2")), J("q", "h1", -2.0), J("q", "h2", -1.0),
+                 J("q", "s1", 3.0), J("q", "s2", 0.5), J("r", "p", 2.0, True), J("r", "t", -9.0), J("r", "s", 4.0)]
+    parts, _ = partition(judgments, PAPER_PARTITION)
+    assert [[j.video_id for j in p.suspected] for p in parts] == [["s1", "s2"], ["s"]]
+    records = {v: {"path": f"/v/{v}.mp4", "caption": v, "asr": ""} for v in (*usable, "p", "t", "s", "s1", "s2")}
+    rows = stage2_rows(parts, {"q": "query q", "r": "query r"}, records)
+    assert {r["doc_id"] for r in rows if r["query_id"] == "q" and not r["true_label"]} == usable
+    assert not {"s", "s1", "s2"} & {r["doc_id"] for r in rows}
+    groups = stage2_groups(rows, k=2, seed=3)
+    per_epoch = []
+    for epoch in range(3):
+        by_query = {g["query_id"]: [(r["doc_id"], r["true_label"]) for r in g["rows"]] for g in groups(epoch)}
+        assert by_query["r"] == [("p", 1), ("t", 0)]  # fewer negatives than K: all of them
+        negatives = [doc for doc, _ in by_query["q"][1:]]
+        assert by_query["q"][0] == ("p", 1) and len(set(negatives)) == 2 and set(negatives) <= usable
+        assert negatives == [j.video_id for j in sample_negatives(parts[0], 2, seed=3, epoch=epoch)]
+        per_epoch.append(negatives)
+    assert per_epoch[0] != per_epoch[1] and {v for negatives in per_epoch for v in negatives} == usable  # three epochs of two see all five

@@ -49,3 +49,34 @@ def test_the_teacher_twins_margins_span_the_paper_thresholds(tmp_path):
                for q in ("a red ball", "flood warning", "a city at night", "library") for v in ("a ball bouncing", "rain on a river")]
     deltas = [m.delta for m in llm.margins(prompts)]
     assert min(deltas) < -6 and max(deltas) > 0
+
+
+def test_the_top_level_qwen3_omni_loads_its_thinker_on_transformers_and_logs_the_skipped_talker(tmp_path, caplog):
+    """The released checkpoint's layout (thinker + talker + code2wav): the thinker alone loads, with the checkpoint's own
+    weights (not a random initialisation), and the talker's and code2wav's keys are counted and named in the log."""
+    import torch
+    from transformers import Qwen3OmniMoeForConditionalGeneration
+
+    from rankvideo.models.omni_thinker import checkpoint_keys, load_thinker
+
+    twin = TWINS["qwen3-omni"](tmp_path / "omni", seed=0, talker=True)
+    assert json.loads((twin / "config.json").read_text())["enable_audio_output"] is True
+    keys = checkpoint_keys(twin)
+    speaking = [k for k in keys if not k.startswith("thinker.")]
+    assert {k.split(".")[0] for k in speaking} == {"talker", "code2wav"}
+    with caplog.at_level("INFO", logger="rankvideo.models.omni_thinker"):
+        thinker = load_thinker(str(twin), torch.float32)
+    talker, code2wav = (sum(k.startswith(f"{part}.") for k in speaking) for part in ("talker", "code2wav"))
+    assert f"skipped {len(speaking)} talker keys (code2wav: {code2wav}, talker: {talker}): {speaking[0]}, " in caplog.text
+    assert type(thinker).__name__ == "Qwen3OmniMoeThinkerForConditionalGeneration"
+    full = Qwen3OmniMoeForConditionalGeneration.from_pretrained(twin).thinker.state_dict()
+    loaded = thinker.state_dict()
+    assert loaded.keys() == full.keys() and all(torch.equal(loaded[k], full[k]) for k in full)
+
+
+def test_only_a_model_with_an_audio_tower_hears(tiny_model, tmp_path):
+    """The captioner decides by the config: Qwen3-Omni's thinker has an audio_config, the demo's Qwen3-VL has none."""
+    from rankvideo.models.architecture import hears_audio
+
+    assert hears_audio(str(TWINS["qwen3-omni"](tmp_path / "omni", seed=0)))
+    assert not hears_audio(str(tiny_model))

@@ -89,11 +89,63 @@ def test_vllm_reasoning_reranker_and_captions_equal_transformers(qwen3vl_twin, d
     broken.write_bytes(b"not a video")
     paths = [*clips(demo_corpus), broken]
     got, want = VlmCaptioner(vllm.backend, 8).captions(paths), VlmCaptioner(reference.backend, 8).captions(paths)
-    assert all(isinstance(c, str) and c for c in got[:2]) and got[:2] == want[:2]
+    assert all(c.text and not c.lacks for c in got[:2]) and got[:2] == want[:2]  # Qwen3-VL: no audio tower, nothing lacked
     assert isinstance(got[2], Exception) and isinstance(want[2], Exception)
     too_long = vllm.score_video(path, ["word " * 5000])  # over max_model_len: vLLM refuses it, the pair fails, the engine lives
     assert too_long[0]["failed"] and "EngineError" in too_long[0]["error"]
     assert not vllm.score_video(path, QUERIES[:1])[0]["failed"]
+
+
+@pytest.fixture(scope="module")
+def omni_twin(vllm_interpreter, tmp_path_factory):
+    """The released Qwen3-Omni layout (thinker + talker) with weights drawn wider: at the builder's 0.02 the audio barely
+    moves the twin's greedy text, and a caption with silence would not tell heard audio from ignored audio."""
+    import torch
+    from transformers import Qwen3OmniMoeForConditionalGeneration
+
+    from rankvideo.demo.twins import build_qwen3_omni_twin
+
+    twin = build_qwen3_omni_twin(tmp_path_factory.mktemp("twins") / "qwen3-omni", seed=0, talker=True)
+    model = Qwen3OmniMoeForConditionalGeneration.from_pretrained(twin)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() > 1:
+                param.normal_(0.0, 0.25)
+    model.save_pretrained(twin)
+    return twin
+
+
+def test_vllm_omni_captions_hear_the_audio_and_equal_transformers(omni_twin, demo_corpus):
+    """Qwen3-Omni's captioner hears each video's audio track on both backends: the same greedy captions, a caption with
+    the audio replaced by silence (zeros of its length) that differs from the heard one, and a video without an audio
+    track captioned from its frames and recorded as no_audio. v005's speech is v003's, sample for sample: vLLM's
+    multimodal cache, were it on, would refuse the second."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from rankvideo.extract.captions import Caption, VlmCaptioner, load_captioner, model_hearing
+    from rankvideo.files.skips import Why
+    from rankvideo.files.video import VideoSettings
+    from rankvideo.models.vllm_backend import VLLMBackend
+
+    video = VideoSettings(min_pixels=SMALL["min_pixels"], max_pixels=SMALL["max_pixels"], max_frames=SMALL["max_frames"])
+    hearing = model_hearing(str(omni_twin))
+    assert (hearing.rate, hearing.hop) == (16000, 160)
+    captioners = {"vllm": VlmCaptioner(VLLMBackend(str(omni_twin), "paper", video, hears_audio=True, **ENGINE), 8, hearing),
+                  "transformers": load_captioner(str(omni_twin), "transformers", video, 8)}
+    paths = [str(demo_corpus / "videos" / f"{vid}.mp4") for vid in ("v003", "v005", "v049")]  # speech twice; no audio stream
+    assert np.array_equal(*(captioners["vllm"].clip(p).audio for p in paths[:2]))
+    heard, silent = {}, {}
+    for name, captioner in captioners.items():
+        heard[name] = captioner.captions(paths)
+        clip = captioner.clip(paths[0])
+        silent[name] = captioner.caption_clips([replace(clip, audio=np.zeros_like(clip.audio))])[0]
+    assert all(isinstance(c, Caption) and c.text for c in heard["vllm"]), heard["vllm"]
+    assert heard["vllm"] == heard["transformers"] and silent["vllm"] == silent["transformers"]
+    assert silent["vllm"].text != heard["vllm"][0].text
+    assert [c.lacks for c in heard["vllm"]] == [[], [], [(Why.NO_AUDIO, "no audio track: captioned from frames alone")]]
 
 
 @pytest.mark.parametrize("twin", ["qwen3", "qwen2"])

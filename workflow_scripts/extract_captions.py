@@ -1,4 +1,5 @@
-"""Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt)."""
+"""Rule extract_captions: captions of one shard from the video LLM (paper Figure 11 prompt); a captioner that hears
+captions a video without an audio track from its frames and records it (no_audio)."""
 
 from rankvideo.extract.captions import CAPTION_BATCH, load_captioner
 from rankvideo.extract.records import extract_each
@@ -21,7 +22,8 @@ def main(sm) -> None:
         captioner = load_captioner(p.model, settings.caption_backend, VideoSettings(**p.video), settings.caption_max_tokens, EngineSettings(**p.engine))
 
         def read(batch):
-            return [c if isinstance(c, Exception) else {"text": c} for c in captioner.captions([v.path for v in batch])]
+            captions = captioner.captions([v.path for v in batch])
+            return [c if isinstance(c, Exception) else {"text": c.text, "lacks": c.lacks} for c in captions]
 
         rows, skips = extract_each(videos, "caption", p.model, read, batch_size=CAPTION_BATCH)
     write_jsonl(sm.output.rows, rows)

@@ -178,7 +178,7 @@ def unseen_captions(model: str | Path, pool: Sequence[CheckVideo], video: Mappin
     for caption in captions:
         if isinstance(caption, Exception):
             raise caption
-    return dict(zip((v.spec.video_id for v in pool), captions, strict=True))
+    return {v.spec.video_id: c.text for v, c in zip(pool, captions, strict=True)}
 
 
 def caption_accuracy(captions: Mapping[str, str], pool: Sequence[CheckVideo]) -> float:

@@ -135,10 +135,26 @@ def _qwen3_omni_tokenizer():
     return tokenizer
 
 
-def build_qwen3_omni_twin(out_dir: str | Path, seed: int = 0) -> Path:
+def _tiny_talker(thinker_hidden: int) -> tuple[dict, dict]:
+    """The talker's and code2wav's configs at the twins' size: the speaking parts the released checkpoint holds beside
+    the thinker (its MoE talker, code predictor and vocoder), which a caption never runs."""
+    small = {"hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 1, "num_key_value_heads": 1,
+             "head_dim": 32, "vocab_size": 64}
+    talker = {"text_config": {**small, "num_experts": 2, "num_experts_per_tok": 1, "moe_intermediate_size": 16,
+                              "shared_expert_intermediate_size": 16},
+              "code_predictor_config": {**small, "num_code_groups": 2}, "num_code_groups": 2, "thinker_hidden_size": thinker_hidden,
+              "accept_hidden_layer": 1, "spatial_merge_size": 2}
+    code2wav = {"codebook_size": 64, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 1,
+                "num_key_value_heads": 1, "num_quantizers": 2, "upsample_rates": [2, 2], "upsampling_ratios": [2], "decoder_dim": 32}
+    return talker, code2wav
+
+
+def build_qwen3_omni_twin(out_dir: str | Path, seed: int = 0, talker: bool = False) -> Path:
     """Qwen/Qwen3-Omni-30B-A3B-Instruct's architecture (the captioner): the top-level Qwen3OmniMoeForConditionalGeneration
-    with its talker off (vLLM serves that class as the thinker), a mixture-of-experts text model, a vision tower and
-    an audio tower, Qwen3-Omni's processor (Qwen2-VL image and video processors, Whisper features)."""
+    (vLLM serves that class as the thinker), a mixture-of-experts text model, a vision tower and an audio tower,
+    Qwen3-Omni's processor (Qwen2-VL image and video processors, Whisper features). `talker`: with a tiny talker and
+    code2wav saved beside the thinker, as the released checkpoint is (enable_audio_output); off, the checkpoint holds the
+    thinker alone."""
     import torch
     from transformers import (
         Qwen2VLImageProcessor,
@@ -159,7 +175,7 @@ def build_qwen3_omni_twin(out_dir: str | Path, seed: int = 0) -> Path:
     text = {"vocab_size": len(tokenizer), "hidden_size": 128, "intermediate_size": 64, "num_hidden_layers": 2,
             "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": HEAD_DIM, "num_experts": 4, "num_experts_per_tok": 2,
             "moe_intermediate_size": 32, "norm_topk_prob": True, "max_position_embeddings": MAX_POSITIONS, "tie_word_embeddings": False,
-            "pad_token_id": tokenizer.pad_token_id,
+            "pad_token_id": tokenizer.pad_token_id, "eos_token_id": token("<|im_end|>"),
             "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 8, 8], "interleaved": True,
                                 "mrope_interleaved": True}}
     vision = {"depth": 2, "hidden_size": 64, "intermediate_size": 64, "num_heads": 1, "out_hidden_size": 128, "patch_size": 16,
@@ -169,15 +185,16 @@ def build_qwen3_omni_twin(out_dir: str | Path, seed: int = 0) -> Path:
              "num_mel_bins": 128, "downsample_hidden_size": 16, "n_window": 50, "n_window_infer": 800, "max_source_positions": 1500}
     thinker = {"text_config": text, "vision_config": vision, "audio_config": audio, "user_token_id": tokenizer.encode("user")[0],  # read by the talker only
                "position_id_per_seconds": 13, "seconds_per_chunk": 2, **ids}
-    config = Qwen3OmniMoeConfig(thinker_config=thinker, enable_audio_output=False, im_start_token_id=token("<|im_start|>"),
-                                im_end_token_id=token("<|im_end|>"))
+    talker_config, code2wav_config = _tiny_talker(text["hidden_size"]) if talker else (None, None)
+    config = Qwen3OmniMoeConfig(thinker_config=thinker, talker_config=talker_config, code2wav_config=code2wav_config,
+                                enable_audio_output=talker, im_start_token_id=token("<|im_start|>"), im_end_token_id=token("<|im_end|>"))
     Qwen3OmniMoeForConditionalGeneration(config).eval().save_pretrained(out_dir, safe_serialization=True)
     common = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
     size = {"shortest_edge": 64 * 64, "longest_edge": 256 * 256}
     features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30, n_fft=400)
     Qwen3OmniMoeProcessor(image_processor=Qwen2VLImageProcessor(size=size, **common), video_processor=Qwen2VLVideoProcessor(size=size, **common),
                           feature_extractor=features, tokenizer=tokenizer, chat_template=QWEN3_OMNI_TEMPLATE).save_pretrained(out_dir)
-    write_model_card(out_dir, "paper", {"built_by": "rankvideo.demo.twins.build_qwen3_omni_twin", "seed": seed})
+    write_model_card(out_dir, "paper", {"built_by": "rankvideo.demo.twins.build_qwen3_omni_twin", "seed": seed, "talker": talker})
     return out_dir
 
 

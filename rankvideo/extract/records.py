@@ -31,7 +31,9 @@ def merge_modalities(videos: Iterable[Any], modalities: Mapping[str, Mapping[str
     return records
 
 
-Reading = Mapping[str, Any] | Exception  # a video's {"text": ..., optional extra fields}, or why it has none
+# A video's {"text": ..., optional extra fields, optional "lacks": [(Why, reason), ...] it was read without}, or why it
+# has none
+Reading = Mapping[str, Any] | Exception
 
 
 def each_video(read: Callable[[Any], Mapping[str, Any]]) -> Callable[[Sequence[Any]], list[Reading]]:
@@ -51,7 +53,8 @@ def each_video(read: Callable[[Any], Mapping[str, Any]]) -> Callable[[Sequence[A
 def extract_each(videos: Sequence[Any], modality: str, model: str, read_batch: Callable[[Sequence[Any]], list[Reading]],
                  batch_size: int = 1) -> tuple[list[dict[str, Any]], list[Skip]]:
     """Run one extractor over videos, `batch_size` at a time (an engine that batches gets many); a video it cannot read
-    gets empty text and a skip line, not a crash."""
+    gets empty text and a skip line, not a crash. A reading made without part of its video (a caption without the audio
+    track) keeps its text and gets a skip line per lack."""
     from tqdm import tqdm
 
     rows, skips = [], []
@@ -67,7 +70,9 @@ def extract_each(videos: Sequence[Any], modality: str, model: str, read_batch: C
                 if isinstance(reading, Exception):
                     row = {"video_id": video.video_id, "model": model, "text": "", "error": f"{type(reading).__name__}: {reading}"}
                 else:
-                    row = {"video_id": video.video_id, "model": model, "error": "", **reading}
+                    fields = {k: v for k, v in reading.items() if k != "lacks"}
+                    row = {"video_id": video.video_id, "model": model, "error": "", **fields}
+                    skips += [Skip(video.video_id, modality, code, reason) for code, reason in reading.get("lacks", ())]
                 if row["error"]:
                     skips.append(Skip(video.video_id, modality, Why.EXTRACTION_FAILED, row["error"]))
                 rows.append(row)

@@ -22,7 +22,8 @@ class Why(StrEnum):
 
     UNREADABLE_VIDEO = "unreadable_video"  # corpus probe: the video cannot be decoded as the model samples it; encode_corpus:
     # its frames cannot be decoded, the embedding is made without them
-    NO_AUDIO = "no_audio"  # corpus probe: kept for video stages, no speech for ASR; encode_corpus: embedded without audio
+    NO_AUDIO = "no_audio"  # corpus probe: kept for video stages, no speech for ASR; encode_corpus: embedded without audio;
+    # caption (a captioner that hears): captioned from the frames alone
     EXTRACTION_FAILED = "extraction_failed"  # ASR / OCR / captions failed on this video
     NO_VIEW_TEXT = "no_view_text"  # synthesis: the variant's view of the video has no text
     MALFORMED_ANSWER = "malformed_answer"  # synthesis: no usable query after every retry

@@ -1,5 +1,6 @@
-"""A model's shape from its config.json alone, before any weights or GPU: where the config.json is found, and what an
-inference engine holds of the model (its served parameters and the decoder's attention shape, which sizes the KV cache).
+"""A model's shape from its config.json alone, before any weights or GPU: where the config.json is found, whether the
+model hears audio, and what an inference engine holds of the model (its served parameters and the decoder's attention
+shape, which sizes the KV cache).
 
 The architecture is built on the meta device (no memory, no weights) by the class its config.json names, so the
 count is the checkpoint's own, not a formula's. An Omni model's engine serves the thinker only (vLLM's
@@ -46,6 +47,21 @@ def find_config(model: str) -> Path:
         raise UsageError(f"no config.json for {model}: not a folder, not in the hub cache, not shipped in rankvideo/models/configs; "
                          f"run `snakemake prefetch --cores 1` on a machine with internet access, or pass a model folder")
     return shipped
+
+
+def local_folder(name: str) -> Path:
+    """A folder as it is, or a hub id's snapshot in the local cache (`snakemake prefetch` fills it; jobs run offline)."""
+    if Path(name).is_dir():
+        return Path(name)
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(name, local_files_only=True))
+
+
+def hears_audio(model: str) -> bool:
+    """Whether the served part has an audio tower (Qwen3-Omni's thinker does; Qwen3-VL has none), read from config.json."""
+    raw = json.loads(find_config(model).read_text())
+    return "audio_config" in raw.get(f"{SERVED_PART}_config", raw)
 
 
 def meta_model(raw: Mapping[str, Any], dtype: str | None = None) -> Any:

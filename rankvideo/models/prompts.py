@@ -86,7 +86,11 @@ def query_suffix(fmt: str, query: str) -> str:
 
 
 def render_caption() -> str:
-    """Stage 1 prompt (paper Figure 11): video first, then the instruction; the caption follows."""
+    """Stage 1 prompt (paper Figure 11): video first, then the instruction; the caption follows.
+
+    A captioner that hears the video's audio (Qwen3-Omni, `use_audio_in_video`) gets the same text: as in Qwen3-Omni's
+    chat template, the audio of a video is no item of its own; the processor expands the video's one placeholder into
+    <|vision_start|><|audio_start|> frames and audio interleaved by time <|audio_end|><|vision_end|>."""
     return _turn("system", SYSTEM_CAPTION) + _turn("user", VIDEO_PLACEHOLDER + USER_CAPTION) + "<|im_start|>assistant\n"
 
 

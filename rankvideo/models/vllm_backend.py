@@ -1,7 +1,7 @@
 """vLLM backend: upstream inference.py's engine (prefix caching, only the answer tokens' logprobs), pre-sampled frames.
 
 Prompt text comes from rankvideo.models.prompts and frames from rankvideo.files.video, as in the transformers
-backend; the engine runs in vLLM's own interpreter (rankvideo.models.vllm_engine). `video_input` and
+backend; the engine runs in vLLM's own interpreter (rankvideo.models.vllm_engine). `video_input`, `media_input` and
 `parse_answer_logprobs` are pure and unit-tested everywhere.
 """
 
@@ -10,9 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from rankvideo.files.video import SampledVideo, VideoSettings
 from rankvideo.models.prompts import ANSWER_PREFIX, AnswerIds, answer_ids, reasoning_prompt, render
-from rankvideo.models.vllm_engine import VideoInput, VLLMProcess
+from rankvideo.models.vllm_engine import MediaInput, VideoInput, VLLMProcess
+
+FRAMES_AS_SAMPLED = {"do_sample_frames": False, "do_resize": False}  # the processor takes the frames as rankvideo sampled them
 
 
 def video_input(sampled: SampledVideo) -> VideoInput:
@@ -20,6 +24,20 @@ def video_input(sampled: SampledVideo) -> VideoInput:
     metadata = {"fps": sampled.info.fps, "frames_indices": list(sampled.indices), "total_num_frames": sampled.info.total_frames,
                 "video_backend": "pyav"}
     return sampled.frames, metadata
+
+
+def media_input(sampled: SampledVideo, hears_audio: bool, audio: np.ndarray | None = None) -> MediaInput:
+    """One prompt's video for the engine, and for a model that hears (Qwen3-Omni) the video's audio track: `audio` (mono
+    samples at the feature extractor's rate) is heard with the video (`use_audio_in_video`: its tokens go inside the
+    video's placeholder); None: frames alone.
+
+    No frame rate is passed, as Qwen's own Qwen3-Omni examples pass none: the processor then places frame pairs 2 s
+    apart (13 position ids a second, 26 a pair). A rate such as 0.84 frames a second would give 30.875 ids a pair,
+    which transformers 5.23 keeps as a fractional rotary position and vLLM 0.32 truncates, and the backends disagree."""
+    if audio is not None and not hears_audio:
+        raise ValueError("this model has no audio tower: it cannot hear the video's audio track")
+    heard = {"use_audio_in_video": audio is not None} if hears_audio else {}
+    return {"video": video_input(sampled), "audio": audio, "processor": {**FRAMES_AS_SAMPLED, **heard}}
 
 
 def parse_answer_logprobs(logprobs: Mapping[int, float] | None, ids: AnswerIds) -> tuple[float, float] | str:
@@ -47,24 +65,37 @@ class VLLMBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, cache_dir: str | None = None,
                  trust_remote_code: bool = False, max_model_len: int = 16384, gpu_memory_utilization: float = 0.9,
                  tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0, dtype: str = "auto",
-                 enable_prefix_caching: bool = True):
+                 enable_prefix_caching: bool = True, hears_audio: bool = False):
+        """`hears_audio`: the model has an audio tower (Qwen3-Omni's thinker), so a request may carry its video's audio.
+        Such a model runs without vLLM 0.32's two caches, each wrong for audio heard with a video:
+        - prefix caching keys a cached block inside a video's placeholder by the video alone, not by the audio
+          interleaved there (`_gen_mm_extra_hash_keys`): the same frames with other audio reuse the first audio's KV
+          (measured: the twin's caption with silence came back as its caption with the audio);
+        - the multimodal processor cache drops an audio item it has seen before, and the request is refused ("Video
+          doesn't have audio track"): measured on the demo videos whose speech repeats another's.
+        Caption prompts share only the system prompt, and each video is captioned once, so neither cache saves work."""
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
         self.ids = answer_ids(self.tokenizer, prompt_format)
         self.prompt_format = prompt_format
         self.video = video
+        self.hears_audio = hears_audio
+        limits = {"image": 0, "video": 1, **({"audio": 1} if hears_audio else {})}
+        uncached = {"mm_processor_cache_gb": 0} if hears_audio else {}
         self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
-                                  enable_prefix_caching=enable_prefix_caching, max_model_len=max_model_len,
+                                  enable_prefix_caching=enable_prefix_caching and not hears_audio, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
-                                  limit_mm_per_prompt={"image": 0, "video": 1}, logprobs_mode="processed_logprobs")
+                                  limit_mm_per_prompt=limits, logprobs_mode="processed_logprobs", **uncached)
         self.max_reasoning_tokens = max_reasoning_tokens
 
-    def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int) -> list[str]:
+    def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int,
+                     audios: Sequence[np.ndarray | None] | None = None) -> list[str]:
         """Greedy completions of (video, prompt holding it once) items in one engine call, decoded as the transformers
-        backend decodes."""
-        prompts, videos = [p for _, p in items], [video_input(s) for s, _ in items]
-        ids = self.engine.generate_ids(prompts, {"max_tokens": max_new_tokens, "temperature": 0.0}, videos)
+        backend decodes; `audios`: each video's audio track (None: frames alone), for a model that hears."""
+        prompts = [p for _, p in items]
+        media = [media_input(s, self.hears_audio, a) for (s, _), a in zip(items, audios or [None] * len(items), strict=True)]
+        ids = self.engine.generate_ids(prompts, {"max_tokens": max_new_tokens, "temperature": 0.0}, media)
         return [self.tokenizer.decode(i, skip_special_tokens=True) for i in ids]
 
     def generate_text(self, sampled: SampledVideo, prompt: str, max_new_tokens: int) -> str:
@@ -73,8 +104,8 @@ class VLLMBackend:
 
     def prompt_logprobs(self, sampled: SampledVideo, prompts: Sequence[str]) -> list[tuple[float, float] | str]:
         """(yes, no) at the end of each prompt (each holds the video once), or why they cannot be read."""
-        video = video_input(sampled)
-        logprobs = self.engine.answer_logprobs(prompts, [*self.ids.yes, *self.ids.no], [video] * len(prompts))
+        media = media_input(sampled, self.hears_audio)
+        logprobs = self.engine.answer_logprobs(prompts, [*self.ids.yes, *self.ids.no], [media] * len(prompts))
         return [parse_answer_logprobs(lp, self.ids) for lp in logprobs]
 
     def score_sampled(self, sampled: SampledVideo, queries: Sequence[str]) -> list[tuple[float, float] | str]:

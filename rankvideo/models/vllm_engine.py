@@ -1,7 +1,7 @@
 """vLLM in an interpreter of its own: the engine runs in a child process, the caller talks to it over a pipe.
 
 Callers (the reranker, the captioner, the text LLMs) decode videos and render prompts in their own process and
-send numpy frames and strings; the child holds the `vllm.LLM` and sends back token ids or {token id: logprob}.
+send numpy frames, audio samples and strings; the child holds the `vllm.LLM` and sends back token ids or {token id: logprob}.
 Callers decode generated ids with their own tokenizer, as the transformers backend does: vLLM's detokenizer holds
 back a trailing incomplete UTF-8 sequence, so its text can differ from `tokenizer.decode` of the same ids. The
 child's interpreter is `$RANKVIDEO_VLLM_PYTHON`, else the caller's own: on the cluster that is the rule's conda env,
@@ -25,6 +25,9 @@ from typing import Any, BinaryIO
 log = logging.getLogger(__name__)
 VLLM_PYTHON = "RANKVIDEO_VLLM_PYTHON"
 VideoInput = tuple[Any, dict[str, Any]]  # (frames as a (T, H, W, C) uint8 array, Qwen3-VL's video metadata)
+# One prompt's media: "video" (a VideoInput), "audio" (the video's audio track as mono float32 samples at the model's
+# feature extractor's rate, or None) and "processor" (the HF processor's keyword arguments for this request).
+MediaInput = dict[str, Any]
 
 
 def vllm_python() -> str:
@@ -84,14 +87,14 @@ class VLLMProcess:
         return value
 
     def generate_ids(self, prompts: Sequence[str], sampling: dict[str, Any],
-                     videos: Sequence[VideoInput] | None = None) -> list[list[int]]:
-        """One completion's token ids per prompt under `sampling` (vllm.SamplingParams' fields); `videos`: one per prompt."""
-        return self._call("generate_ids", list(prompts), sampling, videos)
+                     media: Sequence[MediaInput] | None = None) -> list[list[int]]:
+        """One completion's token ids per prompt under `sampling` (vllm.SamplingParams' fields); `media`: one per prompt."""
+        return self._call("generate_ids", list(prompts), sampling, media)
 
     def answer_logprobs(self, prompts: Sequence[str], token_ids: Sequence[int],
-                        videos: Sequence[VideoInput] | None = None) -> list[dict[int, float] | None]:
+                        media: Sequence[MediaInput] | None = None) -> list[dict[int, float] | None]:
         """Per prompt, the logprobs of `token_ids` at the next position, under a mask that allows only them."""
-        return self._call("answer_logprobs", list(prompts), list(token_ids), videos)
+        return self._call("answer_logprobs", list(prompts), list(token_ids), media)
 
     def close(self) -> None:
         """End the child: closing its stdin ends its loop and vLLM shuts down; a child that hangs is killed."""
@@ -124,33 +127,35 @@ class Engine:
         self.llm = LLM(**llm_kwargs)
 
     @staticmethod
-    def _request(prompt: str, video: VideoInput | None) -> dict[str, Any] | str:
-        """A prompt, with its already-sampled frames and their metadata as qwen-vl-utils hands them to vLLM."""
-        if video is None:
+    def _request(prompt: str, media: MediaInput | None) -> dict[str, Any] | str:
+        """A prompt with its already-sampled frames and their metadata, as qwen-vl-utils hands them to vLLM, and the
+        video's audio track where the caller sends one (numpy crosses the pipe; the tensor is made here)."""
+        if media is None:
             return prompt
         import torch
 
-        frames, metadata = video
-        tensor = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W)
-        return {"prompt": prompt, "multi_modal_data": {"video": [(tensor, metadata)]},
-                "mm_processor_kwargs": {"do_sample_frames": False, "do_resize": False}}
+        frames, metadata = media["video"]
+        data: dict[str, Any] = {"video": [(torch.from_numpy(frames).permute(0, 3, 1, 2), metadata)]}  # (T, C, H, W)
+        if media["audio"] is not None:
+            data["audio"] = [media["audio"]]
+        return {"prompt": prompt, "multi_modal_data": data, "mm_processor_kwargs": media["processor"]}
 
-    def _requests(self, prompts: list[str], videos: Sequence[VideoInput] | None) -> list[dict[str, Any] | str]:
-        return [self._request(p, videos[i] if videos else None) for i, p in enumerate(prompts)]
+    def _requests(self, prompts: list[str], media: Sequence[MediaInput] | None) -> list[dict[str, Any] | str]:
+        return [self._request(p, media[i] if media else None) for i, p in enumerate(prompts)]
 
-    def generate_ids(self, prompts: list[str], sampling: dict[str, Any], videos: Sequence[VideoInput] | None) -> list[list[int]]:
+    def generate_ids(self, prompts: list[str], sampling: dict[str, Any], media: Sequence[MediaInput] | None) -> list[list[int]]:
         from vllm import SamplingParams
 
         params = SamplingParams(**sampling, detokenize=False)
-        outputs = self.llm.generate(self._requests(prompts, videos), params, use_tqdm=False)
+        outputs = self.llm.generate(self._requests(prompts, media), params, use_tqdm=False)
         return [list(out.outputs[0].token_ids) for out in outputs]
 
     def answer_logprobs(self, prompts: list[str], token_ids: list[int],
-                        videos: Sequence[VideoInput] | None) -> list[dict[int, float] | None]:
+                        media: Sequence[MediaInput] | None) -> list[dict[int, float] | None]:
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0.0, allowed_token_ids=token_ids, logprobs=len(token_ids))
-        outputs = self.llm.generate(self._requests(prompts, videos), params, use_tqdm=False)
+        outputs = self.llm.generate(self._requests(prompts, media), params, use_tqdm=False)
         return [{i: float(v.logprob) for i, v in out.outputs[0].logprobs[0].items()} if out.outputs[0].logprobs else None
                 for out in outputs]
 

@@ -23,6 +23,7 @@ import torch
 
 from rankvideo.files.skips import Skip, Why
 from rankvideo.files.video_sheet import VideoRecord
+from rankvideo.models.architecture import local_folder
 from rankvideo.retrieve.first_stage import EXTRACTED_FIELDS
 from rankvideo.retrieve.settings import OmniEmbedSettings
 
@@ -105,15 +106,6 @@ class Document:
     text: str
     frames: np.ndarray | None
     audio: np.ndarray | None
-
-
-def local_folder(name: str) -> Path:
-    """A folder as it is, or a hub id's snapshot in the local cache (`snakemake prefetch` fills it; jobs run offline)."""
-    if Path(name).is_dir():
-        return Path(name)
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(name, local_files_only=True))
 
 
 class OmniEmbedEncoder:

@@ -53,14 +53,17 @@ class StageSettings:
 @dataclass(frozen=True)
 class Stage1Settings:
     """One Stage 1 job: its optimisation and batch_size, the captioned videos whose gradients one optimizer step sums
-    (accumulated one forward at a time, split over the job's processes)."""
+    (accumulated one forward at a time, split over the job's processes); dedupe_by_video: one row per video (doc_id),
+    as upstream's trainer reads Stage 1 rows, so a video with many queries is not captioned many times an epoch."""
 
     stage: StageSettings
     batch_size: int
+    dedupe_by_video: bool = True
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any]) -> Stage1Settings:
-        return cls(StageSettings.from_config(train, "stage1"), train["stage1"]["batch_size"])
+        block = train["stage1"]
+        return cls(StageSettings.from_config(train, "stage1"), block["batch_size"], block["dedupe_by_video"])
 
 
 @dataclass(frozen=True)

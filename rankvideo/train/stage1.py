@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -18,6 +19,7 @@ from rankvideo.train.loop import train_and_save
 from rankvideo.train.model import load_backend
 from rankvideo.train.settings import Stage1Settings
 
+log = logging.getLogger(__name__)
 
 def caption_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Stage 1 (eq. 1): mean next-token cross-entropy over the caption tokens only (labels -100 elsewhere)."""
@@ -35,13 +37,22 @@ def caption_example_loss(backend: TransformersBackend, sampled, caption: str) ->
     return caption_loss(out.logits[0], labels)
 
 
+def one_row_per_video(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The first row of each video (its doc_id, else its path), in order: upstream's Stage 1 dedupe by doc_id."""
+    seen: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(row.get("doc_id") or row["videos"][0], row)
+    return list(seen.values())
+
+
 def train_stage1(model_path: str, rows: Sequence[Mapping[str, Any]], out_dir: str | Path, ckpt_root: str | Path,
                  settings: Stage1Settings, video: VideoSettings, provenance: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Stage 1 (perception SFT) from `model_path`; saves the model to `out_dir`, returns the per-step log."""
     stage = settings.stage
     backend = load_backend(model_path, video, stage)
     sample = lru_cache(maxsize=512)(video.sample)
-    items = list(rows)
+    items = one_row_per_video(rows) if settings.dedupe_by_video else list(rows)
+    log.info("stage 1: %d rows, %d of them trained on (dedupe_by_video %s)", len(rows), len(items), settings.dedupe_by_video)
 
     def for_epoch(epoch: int) -> list[Mapping[str, Any]]:
         order = list(items)

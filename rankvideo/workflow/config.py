@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,19 @@ def built_here(model: str) -> bool:
     return model.startswith(f"{MODELS_DIR}/")
 
 
+def _python_int(_checker: Any, instance: Any) -> bool:
+    """JSON Schema's integer also admits 5.0, which passes validation and then fails a job at range() or a slice: an
+    integer key takes a Python int (a bool is not one)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator,
+                                         type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _python_int))
+
+
+@functools.cache
 def schema() -> dict[str, Any]:
+    """The config schema, parsed once: every coercion and validation reads it (read-only)."""
     text = resources.files("rankvideo").joinpath("workflow/config.schema.yaml").read_text()
     return yaml.safe_load(text)
 
@@ -50,7 +63,7 @@ def _describe(error: jsonschema.ValidationError, root: Mapping[str, Any]) -> str
         return f"{_key(error)}: {error.message}"
     if error.validator == "oneOf":
         return f"{_key(error)}: {error.instance!r} is not valid; expected one of {[s.get('type', s.get('$ref')) for s in error.validator_value]}"
-    expected = {"type": "type", "enum": "one of", "minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
+    expected = {"enum": "one of", "minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
                 "minLength": "length >=", "minItems": "at least items", "pattern": "matching"}.get(str(error.validator), str(error.validator))
     return f"{_key(error)}: expected {expected} {error.validator_value!r}, got {error.instance!r}"
 
@@ -120,13 +133,13 @@ def _from_string(text: str, types: set[str]) -> Any:
     return text if isinstance(parsed, str) else parsed
 
 
-def coerce_types(value: Any, node: Mapping[str, Any] | None = None, root: Mapping[str, Any] | None = None) -> Any:
+def coerce_types(value: Any, node: Mapping[str, Any] | None = None) -> Any:
     """`value` with strings converted where the schema asks for a number, boolean, null, list or object.
 
     Snakemake hands nested `--config` values over as strings (`train={"stage2":{"lambda_teacher":4.0}}` gives
     '4.0'); the YAML config files keep their own types, so only such strings change.
     """
-    root = root if root is not None else schema()
+    root = schema()
     parts = _parts(node if node is not None else root, root)
     if isinstance(value, str):
         declared = {t for p in parts for t in ([p["type"]] if isinstance(p.get("type"), str) else p.get("type", []))}
@@ -134,17 +147,17 @@ def coerce_types(value: Any, node: Mapping[str, Any] | None = None, root: Mappin
         if declared and "string" not in declared and value not in constants:
             value = _from_string(value, declared)
     if isinstance(value, Mapping):
-        return {k: coerce_types(v, _child(parts, k), root) for k, v in value.items()}
+        return {k: coerce_types(v, _child(parts, k)) for k, v in value.items()}
     if isinstance(value, list):
         items = {"anyOf": [p["items"] for p in parts if "items" in p]}
-        return [coerce_types(v, items, root) for v in value]
+        return [coerce_types(v, items) for v in value]
     return value
 
 
 def validate_config(config: Mapping[str, Any], source: str = "config") -> None:
     """Raise ConfigError listing every problem, each naming its key."""
     root = schema()
-    errors = sorted(jsonschema.Draft202012Validator(root).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(VALIDATOR(root).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e, root) for e in errors] or _cross_checks(config)
     if problems:
         raise ConfigError(f"invalid configuration ({source}):\n  " + "\n  ".join(problems))
@@ -165,7 +178,7 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
         if not Path(path).is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            overlay = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
+            overlay = yaml.safe_load(Path(path).read_bytes()) or {}  # PyYAML decodes UTF-8 (BOM or not) and UTF-16 itself
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             raise ConfigError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML: {getattr(err, 'problem', err)}") from None
