@@ -51,7 +51,7 @@ rule rerank_shard:
         video=record(configured_video(config["video"], 2)),
         engine=reranker_engine,
         n_shards=len(SHARDS),
-        work_dir=lambda wildcards: f"results/rerank/{wildcards.reranker}/work/{wildcards.shard}",
+        work_dir="results/rerank/{reranker}/work/{shard}",
         code=code_version("rerank_shard"),
     threads: 2
     resources:

@@ -61,7 +61,7 @@ rule encode_corpus:
         encoder=omniembed_encoder,
         text_fields=lambda wildcards: FIRST_STAGES[wildcards.stage]["text_fields"],
         settings=record(from_block(OmniEmbedSettings, config["omniembed"])),
-        work_dir=lambda wildcards: f"results/first_stage/{wildcards.stage}/corpus/{wildcards.shard}.work",
+        work_dir="results/first_stage/{stage}/corpus/{shard}.work",
         code=code_version("encode_corpus"),
     threads: 2
     resources:

@@ -49,7 +49,7 @@ rule train_stage2:
         base=lambda wildcards, input: input.model,
         settings=stage2_job_settings,
         video=record(configured_video(config["video"], 2)),
-        checkpoints=lambda wildcards: f"results/train/checkpoints/{wildcards.stage2}",
+        checkpoints="results/train/checkpoints/{stage2}",
         code=code_version("train_stage2"),
     threads: 2
     resources:

@@ -154,6 +154,9 @@ def test_runs_pools_and_scores_by_name(config):
     names = ["QVL-I", "QVL-T", "QVL-R", "ReasonRank", "RV-1", "RV-2", "RV-2-P+PT", "RV-2-P"]
     assert dag.reranker_scores(config) == {name: f"results/rerank/{name}/scores.json" for name in names}
     assert dag.rerankers(config)["RV-2-P"] == {"model": "results/models/rv2-P", "prompt_format": "paper"}
+    assert {name: dag.reranker_spec(config, name) for name in names} == dag.rerankers(config)
+    with pytest.raises(KeyError):
+        dag.reranker_spec(config, "RV-3")
 
 
 def test_a_text_reranker_reads_its_shards_records_and_a_video_reranker_the_usable_sheet(config):

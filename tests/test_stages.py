@@ -142,7 +142,7 @@ def test_stage1_trains_on_one_row_per_video_when_deduping(loop, dedupe, caplog):
         stage1.train_stage1("base", rows, "out", "ckpt", settings, Video())
     trained = sorted(loop["for_epoch"](0), key=rows.index)
     assert trained == ([rows[i] for i in (0, 1, 3, 6)] if dedupe else rows)
-    assert f"stage 1: 8 rows, {len(trained)} of them trained on (dedupe_by_video {dedupe})" in caplog.text
+    assert f"stage 1: 8 rows, {len(trained)} of them trained on (dedupe_by_video {dedupe})" in caplog.messages
 
 
 def test_stage2_scores_each_candidate_as_inference_does_and_takes_the_group_loss(loop):

@@ -31,6 +31,11 @@ def rerankers(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {**config["rerankers"], **ablation_rerankers(config)}
 
 
+def reranker_spec(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One reranker's spec: a configured one by lookup, the ablations built only for theirs (every shard's job asks)."""
+    return config["rerankers"].get(name) or ablation_rerankers(config)[name]
+
+
 def all_targets(config: Mapping[str, Any]) -> list[str]:
     """What `rule all` asks for: Table 1, the skip manifest, the funnel, every loss plot and the paper's analyses."""
     return ["results/eval/ndcg.json", "results/eval/table1.md", "results/skipped.tsv", "results/synthesis/funnel.md",
@@ -175,20 +180,20 @@ def rerank_pool(config: Mapping[str, Any], reranker: str) -> str:
 def reranker_inputs(config: Mapping[str, Any], reranker: str) -> dict[str, Any]:
     """What every job of a reranker reads: the rerank work list, the test queries, its model folder when built here."""
     return {"candidates": rerank_pool(config, reranker), "queries": config["dataset"]["queries"]["test"],
-            "model": local_model(rerankers(config)[reranker]["model"])}
+            "model": local_model(reranker_spec(config, reranker)["model"])}
 
 
 def rerank_inputs(config: Mapping[str, Any], reranker: str, shard: str, checkpointed: Checkpointed) -> dict[str, Any]:
     """A reranker shard's inputs and evidence: the usable-video sheet for a video reranker, the shard's caption + ASR
     records (known once the shard_sheet checkpoint has run) for a text reranker."""
-    text = is_text_reranker(rerankers(config)[reranker])
+    text = is_text_reranker(reranker_spec(config, reranker))
     evidence = checkpointed(f"results/extract/records/{shard}.jsonl") if text else USABLE_VIDEOS
     return {**reranker_inputs(config, reranker), "evidence": evidence}
 
 
 def latency_inputs(config: Mapping[str, Any], shards: Sequence[str], reranker: str) -> dict[str, Any]:
     """A reranker's inputs for timing, with every shard's evidence: the sample spans the whole pool."""
-    text = is_text_reranker(rerankers(config)[reranker])
+    text = is_text_reranker(reranker_spec(config, reranker))
     return {**reranker_inputs(config, reranker), "evidence": extraction_records(shards) if text else [USABLE_VIDEOS]}
 
 
