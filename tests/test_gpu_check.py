@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rankvideo.demo.gpu_check import NO_GPU, EngineRun, MemoryPeak, checks, has_gpu, measured_text, parse_vllm_log, plan_twin
+from rankvideo.demo.gpu_check import (NO_GPU, EngineRun, MemoryPeak, bench_commands, checks, has_gpu, measured_text, parse_vllm_log,
+                                      plan_twin)
 from rankvideo.demo.twins import build_width_true_twin, cut_deepstack
 from rankvideo.models.architecture import count_served, shipped_config
 
@@ -123,6 +124,15 @@ def test_without_a_gpu_it_plans_the_twin_and_says_the_rest_needs_one(tmp_path):
     assert NO_GPU in done.stdout
     assert "KV cache per token: 8192 bytes" in done.stdout and "| weights | 1.092 |" in done.stdout
     assert not (tmp_path / "report.md").exists()
+
+
+def test_the_throughput_hook_runs_this_checkouts_bench_on_both_backends(tmp_path):
+    """With a GPU, after its report the check runs bench/rerank_throughput.py (which takes --model and --repeats) on
+    the 8B-deep twin, transformers first."""
+    commands = bench_commands(tmp_path / "twin")
+    assert commands is not None and [c[c.index("--backend") + 1] for c in commands] == ["transformers", "vllm"]
+    assert all(c[c.index("--model") + 1] == str(tmp_path / "twin") and c[-2:] == ["--repeats", "1"] for c in commands)
+    assert all(c[1].endswith("bench/rerank_throughput.py") for c in commands)
 
 
 def gpu_and_vllm() -> bool:

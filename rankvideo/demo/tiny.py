@@ -8,6 +8,7 @@ text model and a depth-2, 32-wide vision tower (patch 16, temporal patch 2, spat
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from rankvideo.models.model_card import write_model_card
@@ -43,8 +44,22 @@ def _training_text() -> list[str]:
     return lines
 
 
-def build_tokenizer():
-    """A byte-level BPE with Qwen's pre-tokenizer and special tokens, trained on `_training_text`."""
+WORD_VOCAB = 4096  # more than the training text's distinct words and their merges (about 1,200 entries are used)
+
+
+def prompt_words_text() -> list[str]:
+    """The demo's queries as prompts hold them ("Query: ...", so the first word follows a space) and the chat roles:
+    with WORD_VOCAB entries, every word of a prompt becomes one token, as under Qwen's 151,936-entry vocabulary."""
+    from rankvideo.demo.topics import TOPICS
+
+    return [f"Query: {q}" for topic in TOPICS for q in topic.queries] + ["system", "user", "assistant"]
+
+
+def build_tokenizer(vocab_size: int = 600, extra_text: Sequence[str] = ()):
+    """A byte-level BPE with Qwen's pre-tokenizer and special tokens, trained on `_training_text` and `extra_text`.
+
+    600 entries keep the tiny models' embeddings small and split many words; WORD_VOCAB with prompt_words_text
+    keeps each prompt word one token."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
@@ -54,9 +69,9 @@ def build_tokenizer():
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=list(SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(_training_text(), trainer=trainer)
+    bpe.train_from_iterator([*_training_text(), *extra_text], trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
     tokenizer = Qwen2Tokenizer(vocab=state["vocab"], merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]],
                                eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None)

@@ -76,14 +76,14 @@ def cut_deepstack(indexes: list[int], depth: int, cut_depth: int) -> list[int]:
 
 
 def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: int = 2, vision_depth: int = 2,
-                          seed: int = 0) -> Path:
+                          seed: int = 0, tokenizer=None) -> Path:
     """A Qwen3-VL checkpoint's widths at a few layers, for measuring what a GPU engine holds per layer and per token.
 
     Every width of `config_json` (a Qwen3-VL config.json, e.g. rankvideo.models.architecture.shipped_config(
     "Qwen/Qwen3-VL-8B-Instruct")) is kept: hidden size, attention and KV heads, head_dim, MLP width, rotary
     settings, the vision tower's width, heads, MLP, patching and merge. Only the depths are cut (`layers` decoder
     layers, `vision_depth` vision layers, deepstack taps moved to fit) and the vocabulary is the twins' small
-    tokenizer's, so the embedding and output layer are small. Weights are random (seeded) and saved in bf16
+    tokenizer's (or `tokenizer`, one of rankvideo.demo.tiny.build_tokenizer's), so the embedding and output layer are small. Weights are random (seeded) and saved in bf16
     safetensors with the tiny model's processor (same patching as Qwen3-VL) and a model card."""
     import torch
     import transformers
@@ -92,7 +92,7 @@ def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: 
     if not raw.get("model_type", "").startswith("qwen3_vl"):
         raise ValueError(f"{config_json} is a {raw.get('model_type')!r} config: the width-true twin takes a Qwen3-VL one")
     out_dir = Path(out_dir)
-    tokenizer = build_tokenizer()
+    tokenizer = tokenizer or build_tokenizer()
     token = tokenizer.convert_tokens_to_ids
     vision = raw["vision_config"]
     text = {**raw["text_config"], "num_hidden_layers": layers, "vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
@@ -107,10 +107,22 @@ def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: 
     model.save_pretrained(out_dir, safe_serialization=True)
     build_processor(tokenizer).save_pretrained(out_dir)
     write_model_card(out_dir, TINY_PROMPT_FORMAT, {"built_by": "rankvideo.demo.twins.build_width_true_twin", "seed": seed,
-                                                   "widths_of": Path(config_json).name, "layers": layers, "vision_depth": vision_depth})
+                                                   "widths_of": Path(config_json).name, "layers": layers, "vision_depth": vision_depth,
+                                                   "vocab_size": len(tokenizer)})
     return out_dir
 
 
+
+
+def build_throughput_twin(out_dir: str | Path, layers: int, vision_depth: int) -> Path:
+    """bench/rerank_throughput.py's model: Qwen3-VL-8B-Instruct's widths at `layers` and `vision_depth`, with a
+    vocabulary that keeps every prompt word one token (WORD_VOCAB, prompt_words_text), so a prompt's shared and per-query parts are as
+    many tokens as under Qwen's tokenizer and the shared-prefix speedup is the real prompt's."""
+    from rankvideo.demo.tiny import WORD_VOCAB, prompt_words_text
+    from rankvideo.models.architecture import shipped_config
+
+    return build_width_true_twin(shipped_config("Qwen/Qwen3-VL-8B-Instruct"), out_dir, layers=layers, vision_depth=vision_depth,
+                                 tokenizer=build_tokenizer(WORD_VOCAB, prompt_words_text()))
 
 
 QWEN3_OMNI_TOKENS = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",

@@ -61,6 +61,12 @@ def video_metadata(sampled: SampledVideo):
                          duration=info.duration, width=info.width, height=info.height)
 
 
+def processor_inputs(processor, prompt: str, sampled: SampledVideo):
+    """One prompt holding the video, encoded by the processor from the frames as rankvideo sampled them."""
+    return processor(text=[prompt], videos=[sampled.frames], video_metadata=[video_metadata(sampled)], do_resize=False,
+                     do_sample_frames=False, cap_pixels_per_frame=True, return_tensors="pt")
+
+
 class TransformersBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, device: str | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 16, cache_dir: str | None = None,
@@ -88,9 +94,7 @@ class TransformersBackend:
 
     def model_inputs(self, prompt: str, sampled: SampledVideo) -> dict:
         """One prompt holding the video, encoded by the processor and placed on the model's device and dtype."""
-        inputs = self.processor(text=[prompt], videos=[sampled.frames], video_metadata=[video_metadata(sampled)],
-                                do_resize=False, do_sample_frames=False, cap_pixels_per_frame=True,
-                                return_tensors="pt").to(self.device)
+        inputs = processor_inputs(self.processor, prompt, sampled).to(self.device)
         inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.dtype)
         return inputs
 

@@ -86,7 +86,8 @@ class VLLMBackend:
         self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
                                   enable_prefix_caching=enable_prefix_caching and not hears_audio, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
-                                  limit_mm_per_prompt=limits, logprobs_mode="processed_logprobs", **uncached)
+                                  limit_mm_per_prompt=limits, logprobs_mode="processed_logprobs", disable_log_stats=False,
+                                  **uncached)
         self.max_reasoning_tokens = max_reasoning_tokens
 
     def greedy_texts(self, items: Sequence[tuple[SampledVideo, str]], max_new_tokens: int,

@@ -28,6 +28,8 @@ VideoInput = tuple[Any, dict[str, Any]]  # (frames as a (T, H, W, C) uint8 array
 # One prompt's media: "video" (a VideoInput), "audio" (the video's audio track as mono float32 samples at the model's
 # feature extractor's rate, or None) and "processor" (the HF processor's keyword arguments for this request).
 MediaInput = dict[str, Any]
+# Counted in tokens (prefix cache) and in multimodal items (the processor cache, keyed by the item's content hash).
+CACHE_COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits", "vllm:mm_cache_queries", "vllm:mm_cache_hits")
 
 
 def vllm_python() -> str:
@@ -96,6 +98,15 @@ class VLLMProcess:
         """Per prompt, the logprobs of `token_ids` at the next position, under a mask that allows only them."""
         return self._call("answer_logprobs", list(prompts), list(token_ids), media)
 
+    def cache_counters(self) -> dict[str, float]:
+        """vLLM's own cache counters since the engine started (`CACHE_COUNTERS`: prefix cache and multimodal processor
+        cache, queries and hits); needs the engine started with `disable_log_stats=False`."""
+        return self._call("cache_counters")
+
+    def reset_caches(self) -> None:
+        """Empty the prefix cache and the multimodal processor cache, so the next requests start cold (benchmarks)."""
+        self._call("reset_caches")
+
     def close(self) -> None:
         """End the child: closing its stdin ends its loop and vLLM shuts down; a child that hangs is killed."""
         if self.child.poll() is None:
@@ -158,6 +169,18 @@ class Engine:
         outputs = self.llm.generate(self._requests(prompts, media), params, use_tqdm=False)
         return [{i: float(v.logprob) for i, v in out.outputs[0].logprobs[0].items()} if out.outputs[0].logprobs else None
                 for out in outputs]
+
+    def cache_counters(self) -> dict[str, float]:
+        totals = dict.fromkeys(CACHE_COUNTERS, 0.0)
+        for metric in self.llm.get_metrics():
+            if metric.name in totals:
+                totals[metric.name] += metric.value
+        return totals
+
+    def reset_caches(self) -> None:
+        if not self.llm.reset_prefix_cache():
+            raise RuntimeError("vLLM kept its prefix cache: a request still holds blocks")
+        self.llm.reset_mm_cache()
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
