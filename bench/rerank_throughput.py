@@ -8,8 +8,9 @@ each prompt word one token as Qwen's does), fed the paper's video (24 frames at 
 
     python bench/rerank_throughput.py [--backend transformers|vllm] [--repeats 3] [--model PATH]
 
-transformers: one pair per forward (`naive`) against `score_video` (`shared`), in both prompt formats, at 1, 4 and 16
-queries per video; first the split of a naive pair's time (decode, processor, forward). vllm (vLLM's interpreter:
+transformers: one pair per forward (`naive`, timed on --naive-queries queries a video, the same rate in every row)
+against `score_video` (`shared`), in both prompt formats, at 1, 4 and 16 queries per video; first the split of a naive
+pair's time (decode, processor, forward). vllm (vLLM's interpreter:
 RANKVIDEO_VLLM_PYTHON, docs/vllm.md): `score_video` in both formats with prefix caching on, both caches emptied before
 each setting, with vLLM's own prefix cache and multimodal cache counters. The last line is
 `paper over upstream at 4 queries/video: X.XX`.
@@ -22,7 +23,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rankvideo.demo.topics import TOPICS
@@ -35,14 +36,15 @@ QUERIES = [q for topic in TOPICS for q in topic.queries]
 BASE = "Qwen/Qwen3-VL-8B-Instruct"
 FORMATS = ("upstream", "paper")
 PER_VIDEO = (1, 4, 16)
-FRAMES, FRAME_PIXELS = 24, 131072  # paper Table 6 (24 frames at inference), upstream inference.py's 128*32*32 a frame
+FPS, FRAMES, FRAME_PIXELS = 2, 24, 131072  # paper §5 and Table 6 (24 frames at inference), upstream's 128*32*32 a frame
+DEMO_SEED = 13  # the demo corpus's (config/demo.yaml)
 
 
 def clock() -> float:
-    """perf_counter once the GPU (if any) has finished its queued work."""
+    """perf_counter once this process's GPU work (transformers; vLLM's runs in its own process) has finished."""
     import torch
 
-    if torch.cuda.is_available():
+    if torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
 
@@ -79,7 +81,7 @@ def compute_limit(config: dict, counts: dict[str, int], n: int, upstream_towers:
     """Paper format, shared, over upstream format for a device where only matmul FLOPs cost: n prompts of Q + V text
     tokens and `upstream_towers` runs of the vision tower (n one pair per forward; 1 on vLLM, whose encoder cache
     serves one video's requests), against one S + V prefix, one vision tower and n suffixes."""
-    text, vision = text_flops(config["text_config"]), vision_flops(config["vision_config"], counts["V"])
+    text, vision = text_flops(config["text_config"]), vision_flops(config["vision_config"], counts["E"])
     upstream = n * text * (counts["Q"] + counts["V"]) + upstream_towers * vision
     paper = text * (counts["S"] + counts["V"] + n * counts["q"]) + vision
     return upstream / paper
@@ -98,18 +100,28 @@ def limit_line(counts: dict[str, int], n: int, upstream_towers: int) -> str:
     return f"compute-bound limit at {n} queries/video, {BASE} at these token counts: {compute_limit(config, counts, n, upstream_towers):.2f}"
 
 
+def drawn_videos(folder: Path) -> Iterator[Path]:
+    """The demo corpus's unbroken videos of at least 24 frames' length, drawn as they are asked for, pictures only
+    (ffmpeg alone encodes them; the reranker reads frames)."""
+    from dataclasses import replace
+
+    from rankvideo.demo.corpus import encode_video, plan_corpus
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for spec in plan_corpus(DEMO_SEED):
+        if not spec.broken and spec.duration >= FRAMES / FPS:
+            path = folder / f"{spec.video_id}.mp4"
+            encode_video(replace(spec, speech=None), path, folder)
+            yield path
+
+
 def full_length_videos(folder: Path, n: int, tmp: str) -> list[Path]:
-    """The first `n` videos long enough for all 24 frames, so every video is the same number of tokens (the demo
-    corpus's broken videos are passed over)."""
+    """The first `n` videos of `folder` (else drawn now) that fill all 24 frames, so every video is the same number of
+    tokens (the demo corpus's broken videos are passed over)."""
     from rankvideo.files.video import VideoDecodeError, VideoSettings
 
-    videos = sorted(folder.glob("*.mp4"))
-    if not videos:
-        from rankvideo.demo.corpus import generate_demo_corpus
-
-        generate_demo_corpus(Path(tmp) / "corpus", seed=13)
-        videos = sorted((Path(tmp) / "corpus" / "videos").glob("*.mp4"))
-    settings = VideoSettings(max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS)
+    videos = sorted(folder.glob("*.mp4")) or drawn_videos(Path(tmp) / "videos")
+    settings = VideoSettings(fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS)
     full: list[Path] = []
     for video in videos:
         try:
@@ -119,25 +131,26 @@ def full_length_videos(folder: Path, n: int, tmp: str) -> list[Path]:
             continue
         if len(full) == n:
             return full
-    raise SystemExit(f"{folder}: {len(full)} videos hold {FRAMES} frames at 2 fps, {n} asked (--n-videos)")
+    raise SystemExit(f"{folder}: {len(full)} videos hold {FRAMES} frames at {FPS} fps, {n} asked (--n-videos)")
 
 
 def reranker(model: str, backend: str, fmt: str, **kwargs) -> VLMReranker:
     """Both formats see the same frames (upstream's own inference takes 32; here both take the paper's 24)."""
-    return VLMReranker(model, backend=backend, prompt_format=fmt, max_frames=FRAMES, min_pixels=FRAME_PIXELS,
+    return VLMReranker(model, backend=backend, prompt_format=fmt, fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS,
                        max_pixels=FRAME_PIXELS, **kwargs)
 
 
 def token_counts(model: str, video: Path) -> dict[str, int]:
-    """S: the paper format's shared text before the video; V: the video's tokens; q: one query's paper suffix; Q: one
-    upstream-format prompt's text (q and Q: means over the bench's queries)."""
+    """S: the paper format's shared text before the video; V: the video's tokens (the vision tower's E merged tokens and
+    the timestamps between frames); q: one query's paper suffix; Q: one upstream-format prompt's text (q and Q: means
+    over the bench's queries)."""
     from transformers import AutoProcessor
 
     from rankvideo.files.video import VideoSettings
     from rankvideo.models.transformers_backend import processor_inputs
 
     processor = AutoProcessor.from_pretrained(model)
-    sampled = VideoSettings(max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS).sample(video)
+    sampled = VideoSettings(fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS).sample(video)
 
     def tokens(text: str) -> int:
         return len(processor.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -145,15 +158,17 @@ def token_counts(model: str, video: Path) -> dict[str, int]:
     def mean_tokens(texts: list[str]) -> int:
         return round(sum(map(tokens, texts)) / len(texts))
 
-    return {"S": tokens(shared_prefix("paper").split(VIDEO_PLACEHOLDER)[0]),
-            "V": len(processor_inputs(processor, VIDEO_PLACEHOLDER, sampled)["input_ids"][0]),
+    video = processor_inputs(processor, VIDEO_PLACEHOLDER, sampled)
+    merge = processor.video_processor.merge_size ** 2
+    return {"S": tokens(shared_prefix("paper").split(VIDEO_PLACEHOLDER)[0]), "V": len(video["input_ids"][0]),
+            "E": int(video["video_grid_thw"].prod()) // merge,
             "q": mean_tokens([query_suffix("paper", q) for q in QUERIES[:16]]),
             "Q": mean_tokens([render("upstream", q).replace(VIDEO_PLACEHOLDER, "") for q in QUERIES[:16]])}
 
 
 def print_counts(counts: dict[str, int]) -> None:
-    print(f"tokens: paper shared text S={counts['S']}, video V={counts['V']}, paper suffix q={counts['q']}, "
-          f"upstream prompt text Q={counts['Q']}")
+    print(f"tokens: paper shared text S={counts['S']}, video V={counts['V']} (E={counts['E']} from the vision tower), "
+          f"paper suffix q={counts['q']}, upstream prompt text Q={counts['Q']}")
 
 
 def pair_split(scorer: VLMReranker, videos: Sequence[Path]) -> dict[str, float]:
@@ -225,7 +240,7 @@ def vllm_run(args, model: str, videos: list[Path]) -> None:
     rates: dict[tuple[str, int], list[float]] = {}
     hits: dict[tuple[str, int], dict[str, float]] = {}
     for fmt in FORMATS:  # one engine at a time
-        scorer = reranker(model, "vllm", fmt, dtype=args.dtype, max_model_len=8192)
+        scorer = reranker(model, "vllm", fmt, dtype=args.dtype, max_model_len=8192, log_stats=True)
         engine = scorer.backend.engine
         scorer.score_video(videos[0], QUERIES[:2])  # warm-up
         for _ in range(args.repeats):

@@ -135,6 +135,15 @@ def test_the_throughput_hook_runs_this_checkouts_bench_on_both_backends(tmp_path
     assert all(c[1].endswith("bench/rerank_throughput.py") for c in commands)
 
 
+def test_no_bench_prints_the_throughput_commands_and_builds_nothing(tmp_path, capsys):
+    from rankvideo.demo.gpu_check import throughput
+
+    throughput(tmp_path, no_bench=True)
+    printed = capsys.readouterr().out
+    assert printed.count("throughput (skipped, --no-bench)") == 2 and "--backend vllm" in printed
+    assert not (tmp_path / "throughput_twin").exists() and not (tmp_path / "report.md").exists()
+
+
 def gpu_and_vllm() -> bool:
     import torch
 

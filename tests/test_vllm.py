@@ -77,7 +77,7 @@ def test_vllm_reranker_scores_equal_transformers_and_reuse_the_video(qwen3vl_twi
     """One video's queries go to vLLM together with the same frames: every query after the first hits the multimodal
     cache, and in the paper format (video before query) also reads the system prompt and video from the prefix cache,
     whole blocks of it; in upstream's (query before video) the prompts part at the query, so only the system prompt is."""
-    vllm = VLMReranker(str(qwen3vl_twin), backend="vllm", prompt_format=fmt, **SMALL, **ENGINE)
+    vllm = VLMReranker(str(qwen3vl_twin), backend="vllm", prompt_format=fmt, log_stats=True, **SMALL, **ENGINE)
     reference = VLMReranker(str(qwen3vl_twin), prompt_format=fmt, **SMALL)
     for path in clips(demo_corpus):
         vllm.backend.engine.reset_caches()

@@ -338,6 +338,38 @@ def bench_commands(twin: Path) -> list[list[str]] | None:
     return [[sys.executable, str(script), "--backend", backend, "--model", str(twin), "--repeats", "1"] for backend in ("transformers", "vllm")]
 
 
+def throughput(out: Path, no_bench: bool) -> None:
+    """After the report: build the throughput twin at the 8B's depth (afresh: never a stale or half-built one) and
+    append bench/rerank_throughput.py's tables for both backends to OUT/report.md, each run's log beside it."""
+    bench_twin = out / "throughput_twin"
+    commands = bench_commands(bench_twin)
+    if commands is None:
+        print("throughput: bench/rerank_throughput.py is not in this checkout or lacks --repeats; see docs/benchmarks.md")
+    elif not no_bench:
+        shutil.rmtree(bench_twin, ignore_errors=True)
+        try:
+            build_throughput_twin(bench_twin, BENCH_LAYERS, BENCH_VISION_DEPTH)
+        except (OSError, RuntimeError) as err:
+            failure = f"throughput: building the {BENCH_LAYERS}-layer twin in {bench_twin} failed: {type(err).__name__}: {err}\n"
+            print(failure)
+            with (out / "report.md").open("a") as report:
+                report.write(f"\n## Throughput\n\n{failure}")
+            commands = None
+    for command in commands or []:
+        line = " ".join(command)
+        if no_bench:
+            print(f"throughput (skipped, --no-bench):\n  {line}")
+            continue
+        print(f"throughput:\n  {line}", flush=True)
+        backend = command[command.index("--backend") + 1]
+        bench = subprocess.run(command, check=False, capture_output=True, text=True)
+        (out / f"bench-{backend}.log").write_text(bench.stderr)
+        table = bench.stdout if bench.returncode == 0 else f"failed (exit {bench.returncode}); its log: {out / f'bench-{backend}.log'}\n"
+        print(table)
+        with (out / "report.md").open("a") as report:
+            report.write(f"\n## Throughput, {backend} (`{line}`)\n\n```\n{table}```\n")
+
+
 # --- main ------------------------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,25 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                         verdict, ""])
     (args.out / "report.md").write_text(report)
     print(report)
-    bench_twin = args.out / "throughput_twin"
-    commands = bench_commands(bench_twin)
-    if commands is None:
-        print("throughput: bench/rerank_throughput.py is not in this checkout or lacks --repeats; see docs/benchmarks.md")
-    elif not args.no_bench and not bench_twin.is_dir():
-        build_throughput_twin(bench_twin, BENCH_LAYERS, BENCH_VISION_DEPTH)
-    for command in commands or []:
-        line = " ".join(command)
-        if args.no_bench:
-            print(f"throughput (skipped, --no-bench):\n  {line}")
-            continue
-        print(f"throughput:\n  {line}", flush=True)
-        backend = command[command.index("--backend") + 1]
-        bench = subprocess.run(command, check=False, capture_output=True, text=True)
-        (args.out / f"bench-{backend}.log").write_text(bench.stderr)
-        table = bench.stdout if bench.returncode == 0 else f"failed (exit {bench.returncode}); its log: {args.out / f'bench-{backend}.log'}\n"
-        print(table)
-        with (args.out / "report.md").open("a") as out:
-            out.write(f"\n## Throughput, {backend} (`{line}`)\n\n```\n{table}```\n")
+    throughput(args.out, args.no_bench)
     return 1 if problems else 0
 
 

@@ -92,7 +92,7 @@ def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: 
     if not raw.get("model_type", "").startswith("qwen3_vl"):
         raise ValueError(f"{config_json} is a {raw.get('model_type')!r} config: the width-true twin takes a Qwen3-VL one")
     out_dir = Path(out_dir)
-    tokenizer = tokenizer or build_tokenizer()
+    tokenizer = build_tokenizer() if tokenizer is None else tokenizer
     token = tokenizer.convert_tokens_to_ids
     vision = raw["vision_config"]
     text = {**raw["text_config"], "num_hidden_layers": layers, "vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,

@@ -65,7 +65,7 @@ class VLLMBackend:
     def __init__(self, model_path: str, prompt_format: str, video: VideoSettings, cache_dir: str | None = None,
                  trust_remote_code: bool = False, max_model_len: int = 16384, gpu_memory_utilization: float = 0.9,
                  tensor_parallel_size: int = 1, max_reasoning_tokens: int = 0, dtype: str = "auto",
-                 enable_prefix_caching: bool = True, hears_audio: bool = False):
+                 enable_prefix_caching: bool = True, hears_audio: bool = False, log_stats: bool = False):
         """`hears_audio`: the model has an audio tower (Qwen3-Omni's thinker), so a request may carry its video's audio.
         Such a model runs without vLLM 0.32's two caches, each wrong for audio heard with a video:
         - prefix caching keys a cached block inside a video's placeholder by the video alone, not by the audio
@@ -73,7 +73,9 @@ class VLLMBackend:
           (measured: the twin's caption with silence came back as its caption with the audio);
         - the multimodal processor cache drops an audio item it has seen before, and the request is refused ("Video
           doesn't have audio track"): measured on the demo videos whose speech repeats another's.
-        Caption prompts share only the system prompt, and each video is captioned once, so neither cache saves work."""
+        Caption prompts share only the system prompt, and each video is captioned once, so neither cache saves work.
+        `log_stats`: keep vLLM's statistics, so `engine.cache_counters()` can read its cache counters (benchmarks, tests);
+        off, vLLM's default for offline engines, it logs no periodic throughput lines."""
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
@@ -86,7 +88,7 @@ class VLLMBackend:
         self.engine = VLLMProcess(model=model_path, download_dir=cache_dir, trust_remote_code=trust_remote_code, dtype=dtype,
                                   enable_prefix_caching=enable_prefix_caching and not hears_audio, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
-                                  limit_mm_per_prompt=limits, logprobs_mode="processed_logprobs", disable_log_stats=False,
+                                  limit_mm_per_prompt=limits, logprobs_mode="processed_logprobs", disable_log_stats=not log_stats,
                                   **uncached)
         self.max_reasoning_tokens = max_reasoning_tokens
 
