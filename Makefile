@@ -8,7 +8,7 @@
 #   models, to results/eval/ndcg.json (config/smoke.yaml); prints the backend each rule used.
 # make gpu-check: Qwen3-VL-8B's widths at two layers on vLLM, measured against the inference plan (docs/gpu-check.md),
 #   then the throughput bench at the 8B's full depth; without a GPU it builds the twin and plans it.
-# make bench: rerank throughput on a width-true twin of Qwen3-VL-8B, transformers then vLLM (3 repeats each, ~15 min
+# make bench: rerank throughput on a width-true twin of Qwen3-VL-8B, transformers then vLLM (3 repeats each, ~12 min
 #   on 2 cores), then DAG planning at 110k videos (docs/benchmarks.md; not part of make test).
 # make mutation: mutmut over the core, drivers, builders, config and DAG helpers against their unit tests, then six bugs
 #   planted by hand (bench/planted_bugs.sh); writes docs/mutation.md (not part of make test).
