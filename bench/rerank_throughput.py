@@ -2,9 +2,9 @@
 
 Upstream decodes and encodes the video for every (query, video) pair, one pair per forward, query before video. We
 decode each video once, run its vision tower once and, in the paper's format (video first), score all its queries on
-the shared prefix. The model is a width-true twin of Qwen3-VL-8B (rankvideo.demo.twins.build_width_true_twin: every
+the shared prefix. The model is a width-true twin of Qwen3-VL-8B (rankvideo.demo.twins.build_throughput_twin: every
 width of the shipped config.json, `--layers` decoder and `--vision-depth` vision layers, bf16, a tokenizer that keeps
-each prompt word one token as Qwen's does), fed the paper's video (24 frames at 131,072 pixels a frame).
+each prompt word one token as Qwen's does), fed the paper's video (VIDEO: 24 frames at 131,072 pixels a frame).
 
     python bench/rerank_throughput.py [--backend transformers|vllm] [--repeats 3] [--model PATH]
 
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rankvideo.demo.topics import TOPICS
 from rankvideo.demo.twins import build_throughput_twin
+from rankvideo.files.video import VideoDecodeError, VideoSettings
 from rankvideo.models.architecture import shipped_config
 from rankvideo.models.prompts import VIDEO_PLACEHOLDER, query_suffix, render, shared_prefix
 from rankvideo.rerank.reranker import VLMReranker
@@ -36,7 +37,8 @@ QUERIES = [q for topic in TOPICS for q in topic.queries]
 BASE = "Qwen/Qwen3-VL-8B-Instruct"
 FORMATS = ("upstream", "paper")
 PER_VIDEO = (1, 4, 16)
-FPS, FRAMES, FRAME_PIXELS = 2, 24, 131072  # paper §5 and Table 6 (24 frames at inference), upstream's 128*32*32 a frame
+# paper §5 (2 fps) and Table 6 (24 frames at inference), upstream inference.py's 128*32*32 pixels a frame
+VIDEO = VideoSettings(fps=2, max_frames=24, min_pixels=131072, max_pixels=131072)
 DEMO_SEED = 13  # the demo corpus's (config/demo.yaml)
 
 
@@ -109,7 +111,7 @@ def drawn_videos(folder: Path) -> Iterator[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     for spec in plan_corpus(DEMO_SEED):
-        if not spec.broken and spec.duration >= FRAMES / FPS:
+        if not spec.broken and spec.duration >= VIDEO.max_frames / VIDEO.fps:
             path = folder / f"{spec.video_id}.mp4"
             encode_video(replace(spec, speech=None), path, folder)
             yield path
@@ -118,26 +120,23 @@ def drawn_videos(folder: Path) -> Iterator[Path]:
 def full_length_videos(folder: Path, n: int, tmp: str) -> list[Path]:
     """The first `n` videos of `folder` (else drawn now) that fill all 24 frames, so every video is the same number of
     tokens (the demo corpus's broken videos are passed over)."""
-    from rankvideo.files.video import VideoDecodeError, VideoSettings
-
     videos = sorted(folder.glob("*.mp4")) or drawn_videos(Path(tmp) / "videos")
-    settings = VideoSettings(fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS)
     full: list[Path] = []
     for video in videos:
         try:
-            if len(settings.sample(video).indices) == FRAMES:
+            if len(VIDEO.sample(video).indices) == VIDEO.max_frames:
                 full.append(video)
         except VideoDecodeError:
             continue
         if len(full) == n:
             return full
-    raise SystemExit(f"{folder}: {len(full)} videos hold {FRAMES} frames at {FPS} fps, {n} asked (--n-videos)")
+    raise SystemExit(f"{folder}: {len(full)} videos hold {VIDEO.max_frames} frames at {VIDEO.fps} fps, {n} asked (--n-videos)")
 
 
 def reranker(model: str, backend: str, fmt: str, **kwargs) -> VLMReranker:
     """Both formats see the same frames (upstream's own inference takes 32; here both take the paper's 24)."""
-    return VLMReranker(model, backend=backend, prompt_format=fmt, fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS,
-                       max_pixels=FRAME_PIXELS, **kwargs)
+    return VLMReranker(model, backend=backend, prompt_format=fmt, fps=VIDEO.fps, max_frames=VIDEO.max_frames,
+                       min_pixels=VIDEO.min_pixels, max_pixels=VIDEO.max_pixels, **kwargs)
 
 
 def token_counts(model: str, video: Path) -> dict[str, int]:
@@ -146,11 +145,10 @@ def token_counts(model: str, video: Path) -> dict[str, int]:
     over the bench's queries)."""
     from transformers import AutoProcessor
 
-    from rankvideo.files.video import VideoSettings
     from rankvideo.models.transformers_backend import processor_inputs
 
     processor = AutoProcessor.from_pretrained(model)
-    sampled = VideoSettings(fps=FPS, max_frames=FRAMES, min_pixels=FRAME_PIXELS, max_pixels=FRAME_PIXELS).sample(video)
+    sampled = VIDEO.sample(video)
 
     def tokens(text: str) -> int:
         return len(processor.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -206,7 +204,7 @@ def transformers_run(args, model: str, videos: list[Path]) -> None:
     split = pair_split(scorers["upstream"], videos)
     pair = sum(split.values())
     forward = split["vision"] + split["text"]
-    print(f"model {model} (transformers, bf16 on {scorers['paper'].backend.device}), {len(videos)} videos of {FRAMES} frames")
+    print(f"model {model} (transformers, bf16 on {scorers['paper'].backend.device}), {len(videos)} videos of {VIDEO.max_frames} frames")
     print_counts(counts)
     print("a naive upstream-format pair: " + ", ".join(f"{k} {v:.3f} s" for k, v in split.items())
           + f"; the forward is {forward / pair:.0%} of it (vision tower {split['vision'] / pair:.0%})")
@@ -251,7 +249,7 @@ def vllm_run(args, model: str, videos: list[Path]) -> None:
                 after = engine.cache_counters()
                 hits[fmt, n] = {k: after[k] - before[k] for k in after}
         engine.close()
-    print(f"vLLM on {model}, dtype {args.dtype}, {len(videos)} videos of {FRAMES} frames, prefix caching on")
+    print(f"vLLM on {model}, dtype {args.dtype}, {len(videos)} videos of {VIDEO.max_frames} frames, prefix caching on")
     print(f"{'format':>8} {'queries/video':>13} {'pairs/s':>20} {'prefix cache hits':>26} {'mm cache hits':>14}")
     for (fmt, n), values in rates.items():
         c = hits[fmt, n]

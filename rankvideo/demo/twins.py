@@ -83,8 +83,9 @@ def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: 
     "Qwen/Qwen3-VL-8B-Instruct")) is kept: hidden size, attention and KV heads, head_dim, MLP width, rotary
     settings, the vision tower's width, heads, MLP, patching and merge. Only the depths are cut (`layers` decoder
     layers, `vision_depth` vision layers, deepstack taps moved to fit) and the vocabulary is the twins' small
-    tokenizer's (or `tokenizer`, one of rankvideo.demo.tiny.build_tokenizer's), so the embedding and output layer are small. Weights are random (seeded) and saved in bf16
-    safetensors with the tiny model's processor (same patching as Qwen3-VL) and a model card."""
+    tokenizer's (or `tokenizer`, one of rankvideo.demo.tiny.build_tokenizer's), so the embedding and output layer are
+    small. Weights are random (seeded) and saved in bf16 safetensors with the tiny model's processor (same patching as
+    Qwen3-VL) and a model card."""
     import torch
     import transformers
 
@@ -116,8 +117,8 @@ def build_width_true_twin(config_json: str | Path, out_dir: str | Path, layers: 
 
 def build_throughput_twin(out_dir: str | Path, layers: int, vision_depth: int) -> Path:
     """bench/rerank_throughput.py's model: Qwen3-VL-8B-Instruct's widths at `layers` and `vision_depth`, with a
-    vocabulary that keeps every prompt word one token (WORD_VOCAB, prompt_words_text), so a prompt's shared and per-query parts are as
-    many tokens as under Qwen's tokenizer and the shared-prefix speedup is the real prompt's."""
+    vocabulary that keeps every prompt word one token (WORD_VOCAB, prompt_words_text), so a prompt's shared and
+    per-query parts are as many tokens as under Qwen's tokenizer and the shared-prefix speedup is the real prompt's."""
     from rankvideo.demo.tiny import WORD_VOCAB, prompt_words_text
     from rankvideo.models.architecture import shipped_config
 
